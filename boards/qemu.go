@@ -1,0 +1,102 @@
+package boards
+
+// The QEMU boards emulate the generic `virt` machine. They are the boards
+// every test boots, and they share the Debian bookworm packages below with
+// the real boards of the same architecture.
+
+// uBootQEMU carries U-Boot builds for QEMU's virt machines (qemu_arm64,
+// qemu_arm). QEMU runs it as -bios for whole-disk boots.
+var uBootQEMU = Package{
+	Name: "u-boot-qemu", Version: "2023.01+dfsg-2+deb12u3", Arch: "all",
+	SHA256: "02a14f0876b76c0d7d7934e9b83a77515c5bdbad1e00af84c445bfeb1e6b8665",
+}
+
+// virtioModules drive the disk and network of QEMU's virt machine. On virt,
+// -drive if=virtio is virtio-blk-pci while virtio-net-device is mmio, so
+// both transports are needed.
+var virtioModules = []Module{
+	{Name: "virtio_mmio", Required: true},
+	{Name: "virtio_pci", Required: true},
+	{Name: "virtio_blk", Required: true},
+	{Name: "virtio_net"},
+}
+
+// storageModules are the filesystems every board mounts. vfat needs its
+// codepage and iocharset modules loaded explicitly: with no modprobe in the
+// image, the kernel's request_module has nothing to call.
+var storageModules = []Module{
+	{Name: "ext4", Required: true},
+	{Name: "vfat", Required: true},
+	{Name: "nls_cp437", Required: true},
+	{Name: "nls_ascii", Required: true},
+	{Name: "squashfs"},
+}
+
+func modules(lists ...[]Module) []Module {
+	var ms []Module
+	for _, l := range lists {
+		ms = append(ms, l...)
+	}
+	return ms
+}
+
+// QEMUArm64 is QEMU's virt machine with a Cortex-A57 and Debian's arm64 kernel.
+func QEMUArm64() Board {
+	return Board{
+		Name:        "qemu-arm64",
+		Description: "QEMU virt, Cortex-A57, Debian bookworm arm64 kernel",
+		Arch:        ARM64,
+		Kernel: Package{
+			Name: "linux-image-6.1.0-50-arm64", Version: "6.1.176-1", Arch: "arm64",
+			SHA256: "914f75b57a8e165d85fb910c3e2dcc7000a05a9fea3f42f90b26e8dd590d5f06",
+		},
+		KernelRelease: "6.1.0-50-arm64",
+		KernelPath:    "boot/vmlinuz-6.1.0-50-arm64",
+		KernelFile:    "Image",
+		BootCmd:       "booti",
+		Bootloader:    uBootQEMU,
+		Console:       "ttyAMA0",
+		Disk:          "vda",
+		Net:           "eth0",
+		Modules:       modules(virtioModules, storageModules),
+		Userland:      e2fsprogsArm64(),
+		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
+		Emulation: &Emulation{
+			Binary: "qemu-system-aarch64", Machine: "virt", CPU: "cortex-a57",
+			MemoryMiB: 512, CPUs: 1,
+			BIOS:      "usr/lib/u-boot/qemu_arm64/u-boot.bin",
+			NetDevice: "virtio-net-device",
+		},
+	}
+}
+
+// QEMUArmv7 is QEMU's virt machine with a Cortex-A15 and Debian's armmp-lpae
+// kernel. The LPAE kernel is the one whose PCI host probes on plain virt.
+func QEMUArmv7() Board {
+	return Board{
+		Name:        "qemu-armv7",
+		Description: "QEMU virt, Cortex-A15, Debian bookworm armmp-lpae kernel",
+		Arch:        ARMv7,
+		Kernel: Package{
+			Name: "linux-image-6.1.0-50-armmp-lpae", Version: "6.1.176-1", Arch: "armhf",
+			SHA256: "7a1a2b179324d910db6415d67b73c7495a58d239f61103d9cf2b79a11b7ece3e",
+		},
+		KernelRelease: "6.1.0-50-armmp-lpae",
+		KernelPath:    "boot/vmlinuz-6.1.0-50-armmp-lpae",
+		KernelFile:    "zImage",
+		BootCmd:       "bootz",
+		Bootloader:    uBootQEMU,
+		Console:       "ttyAMA0",
+		Disk:          "vda",
+		Net:           "eth0",
+		Modules:       modules(virtioModules, storageModules),
+		Userland:      e2fsprogsArmhf(),
+		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
+		Emulation: &Emulation{
+			Binary: "qemu-system-arm", Machine: "virt", CPU: "cortex-a15",
+			MemoryMiB: 512, CPUs: 1,
+			BIOS:      "usr/lib/u-boot/qemu_arm/u-boot.bin",
+			NetDevice: "virtio-net-device",
+		},
+	}
+}

@@ -1,0 +1,151 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDefaultRoundTrips(t *testing.T) {
+	for name, cfg := range map[string]*EdgeCoreConfig{"default": NewDefault(), "min": NewMin()} {
+		t.Run(name, func(t *testing.T) {
+			out, err := Marshal(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse(out)
+			if err != nil {
+				t.Fatalf("printed %s config does not load: %v\n%s", name, err, out)
+			}
+			if name == "default" && !reflect.DeepEqual(normalize(t, back), normalize(t, cfg)) {
+				t.Fatalf("default config changed in a round trip")
+			}
+			if back.Database.DataSource != DefaultDataSource || back.Modules.MetaManager.ContextSendModule != "websocket" {
+				t.Fatalf("defaults missing after load: %+v", back.Database)
+			}
+		})
+	}
+}
+
+// normalize passes cfg through YAML once so numbers in free-form maps have
+// the same Go types on both sides.
+func normalize(t *testing.T, cfg *EdgeCoreConfig) *EdgeCoreConfig {
+	out, err := Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &EdgeCoreConfig{}
+	if err := unmarshalForTest(out, n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestDefaultsMatchKubeEdge(t *testing.T) {
+	out, err := Marshal(NewDefault())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"apiVersion: edgecore.config.kubeedge.io/v1alpha2", "kind: EdgeCore",
+		"dataSource: /var/lib/kubeedge/edgecore.db", "heartbeat: 15", "messageQPS: 30", "messageBurst: 60",
+		"projectID: e632aba927ea4ac2b575ec1603d56f10", "server: 127.0.0.1:10000", "contextSendGroup: hub",
+		"contextSendModule: websocket", "remoteQueryTimeout: 60", "mqttMode: 2", "port: 9060",
+		"tlsCaFile: /etc/kubeedge/ca/rootCA.crt", "httpServer: https://127.0.0.1:10002",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("default config lacks %q", want)
+		}
+	}
+}
+
+func TestLoadKeepsDefaultsForMissingFields(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edgecore.yaml")
+	doc := `apiVersion: edgecore.config.kubeedge.io/v1alpha2
+kind: EdgeCore
+database:
+  dataSource: /data/edge.db
+modules:
+  edged:
+    tailoredKubeletFlag:
+      hostnameOverride: edge-1
+    tailoredKubeletConfig:
+      cgroupDriver: systemd
+  edgeHub:
+    websocket:
+      server: cloud.example:10000
+`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.DataSource != "/data/edge.db" || cfg.NodeName() != "edge-1" ||
+		cfg.Modules.EdgeHub.WebSocket.Server != "cloud.example:10000" || cfg.Modules.EdgeHub.WebSocket.HandshakeTimeout != 30 ||
+		cfg.Modules.EdgeHub.Heartbeat != 15 || !cfg.Modules.MetaManager.Enable || cfg.Database.DriverName != "bbolt" {
+		t.Fatalf("loaded %+v %+v", cfg.Database, cfg.Modules.EdgeHub.WebSocket)
+	}
+	if cfg.Modules.Edged.TailoredKubeletConfig["cgroupDriver"] != "systemd" {
+		t.Fatal("free-form kubelet config not kept")
+	}
+}
+
+func TestBadConfigNamesFieldAndValue(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []string
+	}{
+		{"unknown field", "kind: EdgeCore\napiVersion: edgecore.config.kubeedge.io/v1alpha2\nmodules:\n  edgeHub:\n    heartbeet: 3\n", []string{`unknown field "heartbeet"`}},
+		{"wrong type", "modules:\n  edgeHub:\n    heartbeat: often\n", []string{"heartbeat"}},
+		{"duplicate key", "kind: EdgeCore\nkind: EdgeCore\n", []string{"kind"}},
+		{"not yaml", "\t:::", []string{"decode"}},
+		{"bad kind", "kind: Pod\n", []string{`kind: invalid value "Pod"`}},
+		{"bad heartbeat", "modules:\n  edgeHub:\n    heartbeat: -1\n", []string{`modules.edgeHub.heartbeat: invalid value "-1"`}},
+		{"bad server", "modules:\n  edgeHub:\n    websocket:\n      server: nohost\n", []string{`modules.edgeHub.websocket.server: invalid value "nohost"`}},
+		{"quic", "modules:\n  edgeHub:\n    quic:\n      enable: true\n", []string{`modules.edgeHub.quic.enable: invalid value "true"`}},
+		{"relative db", "database:\n  dataSource: edge.db\n", []string{`database.dataSource: invalid value "edge.db": must be an absolute file path`}},
+		{"driver", "database:\n  driverName: mysql\n", []string{`database.driverName: invalid value "mysql"`}},
+		{"node name", "modules:\n  edged:\n    tailoredKubeletFlag:\n      hostnameOverride: Edge_1\n", []string{`hostnameOverride: invalid value "Edge_1"`}},
+		{"two errors at once", "modules:\n  eventBus:\n    mqttMode: 7\n  serviceBus:\n    port: 70000\n", []string{
+			`modules.eventBus.mqttMode: invalid value "7"`, `modules.serviceBus.port: invalid value "70000"`}},
+		{"http server", "modules:\n  edgeHub:\n    httpServer: http://x:10002\n", []string{`modules.edgeHub.httpServer: invalid value "http://x:10002"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := tt.doc
+			if !strings.Contains(doc, "kind:") {
+				doc = "kind: EdgeCore\napiVersion: " + APIVersion + "\n" + doc
+			}
+			_, err := Parse([]byte(doc))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestFieldErrorsAreTyped(t *testing.T) {
+	_, err := Parse([]byte("kind: EdgeCore\napiVersion: " + APIVersion + "\nmodules:\n  metaManager:\n    remoteQueryTimeout: -5\n"))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "modules.metaManager.remoteQueryTimeout" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v", err)
+	}
+}

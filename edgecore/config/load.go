@@ -1,0 +1,52 @@
+package config
+
+import (
+	"fmt"
+	"os"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Load reads the file at path over the defaults (fields the file leaves out
+// keep their default), rejecting unknown or duplicate fields, and validates
+// the result.
+func Load(path string) (*EdgeCoreConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes and validates a configuration document.
+func Parse(data []byte) (*EdgeCoreConfig, error) {
+	cfg := NewDefault()
+	if err := yaml.UnmarshalStrict(data, cfg); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Marshal returns cfg as YAML.
+func Marshal(cfg *EdgeCoreConfig) ([]byte, error) {
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return b, nil
+}
+
+// NodeName is the node's name: hostnameOverride, or the host name.
+func (c *EdgeCoreConfig) NodeName() string {
+	if e := c.Modules.Edged; e != nil && e.TailoredKubeletFlag.HostnameOverride != "" {
+		return e.TailoredKubeletFlag.HostnameOverride
+	}
+	return Hostname()
+}

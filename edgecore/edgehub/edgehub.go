@@ -49,7 +49,6 @@ type EdgeHub struct {
 
 	mu      sync.Mutex
 	session *session // nil while offline
-	online  chan struct{}
 }
 
 // Option adjusts an EdgeHub.
@@ -63,7 +62,7 @@ func WithTokenUsed(f func() error) Option { return func(h *EdgeHub) { h.onTokenU
 // metamanager's store.
 func New(cfg Config, b Bus, db *bbolt.DB, opts ...Option) (*EdgeHub, error) {
 	cfg.defaults()
-	h := &EdgeHub{cfg: cfg, bus: b, online: make(chan struct{})}
+	h := &EdgeHub{cfg: cfg, bus: b}
 	for _, o := range opts {
 		o(h)
 	}

@@ -52,11 +52,6 @@ func (h *EdgeHub) setSession(s *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.session = s
-	if s != nil {
-		close(h.online)
-	} else {
-		h.online = make(chan struct{})
-	}
 }
 
 func (h *EdgeHub) readLoop(s *session) error {

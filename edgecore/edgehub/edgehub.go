@@ -8,10 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.etcd.io/bbolt"
 	"k8s.io/klog/v2"
 
 	"github.com/edgegate/edgegate/edgecore/core"
+	"github.com/edgegate/edgegate/edgecore/dbm"
 	"github.com/edgegate/edgegate/edgecore/edgehub/certificate"
 	"github.com/edgegate/edgegate/edgecore/edgehub/link"
 	"github.com/edgegate/edgegate/edgecore/edgehub/outbox"
@@ -58,9 +58,9 @@ type Option func(*EdgeHub)
 // certificate; edgecore clears the token from its config file there.
 func WithTokenUsed(f func() error) Option { return func(h *EdgeHub) { h.onTokenUsed = f } }
 
-// New builds the module. db holds the outbox; it is the same bbolt file as
-// metamanager's store.
-func New(cfg Config, b Bus, db *bbolt.DB, opts ...Option) (*EdgeHub, error) {
+// New builds the module. db is edgecore's store; the outbox keeps its
+// tables there.
+func New(cfg Config, b Bus, db *dbm.DB, opts ...Option) (*EdgeHub, error) {
 	cfg.defaults()
 	h := &EdgeHub{cfg: cfg, bus: b}
 	for _, o := range opts {

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/edgegate/edgegate/edgecore/bus"
+	"github.com/edgegate/edgegate/edgecore/dbm"
 	"github.com/edgegate/edgegate/edgecore/edgehub"
 	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
 	"github.com/edgegate/edgegate/edgecore/model"
@@ -22,7 +21,7 @@ type rig struct {
 	bus   *bus.Bus
 	hub   *edgehub.EdgeHub
 	cfg   edgehub.Config
-	db    *bbolt.DB
+	db    *dbm.DB
 	stop  func()
 }
 
@@ -40,7 +39,7 @@ func newRig(t *testing.T) *rig {
 		HTTPServer: cloud.HTTPServer(), Token: tok,
 		TLSCAFile: filepath.Join(dir, "ca.crt"), TLSCertFile: filepath.Join(dir, "server.crt"), TLSPrivateKeyFile: filepath.Join(dir, "server.key"),
 	}
-	db, err := bbolt.Open(filepath.Join(dir, "edgecore.db"), 0o600, nil)
+	db, err := dbm.Open(filepath.Join(dir, "edgecore.db"), dbm.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

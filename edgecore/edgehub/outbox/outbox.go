@@ -1,6 +1,6 @@
 // Package outbox is the bounded, persisted queue of messages edgecore must
 // deliver to the cloud once it can: status patches and other writes made
-// while the link is down. It lives in a bbolt bucket so it survives a
+// while the link is down. It lives in edgecore's store so it survives a
 // restart; when full, the oldest entry is dropped and counted.
 package outbox
 
@@ -9,43 +9,39 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
-	"go.etcd.io/bbolt"
 	"k8s.io/klog/v2"
 
+	"github.com/edgegate/edgegate/edgecore/dbm"
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
-var (
-	rootBucket  = []byte("edgehub_outbox")
-	queueBucket = []byte("queue")  // big-endian sequence → message JSON
-	indexBucket = []byte("latest") // "<op> <resource>" → sequence, for coalescing
-	droppedKey  = []byte("dropped")
+// Tables in edgecore's store.
+const (
+	QueueTable  = "edgehub_outbox"        // 16 hex digits of sequence → message JSON
+	LatestTable = "edgehub_outbox_latest" // "<op> <resource>" → sequence key, for coalescing
+	StateTable  = "edgehub_outbox_state"  // counters below
 )
 
-// Outbox is safe for concurrent use (bbolt serialises writers).
+const (
+	nextKey    = "next"
+	countKey   = "count"
+	droppedKey = "dropped"
+)
+
+// Outbox is safe for concurrent use (the store serialises writers).
 type Outbox struct {
-	db  *bbolt.DB
+	db  *dbm.DB
 	max int
 }
 
-// Open creates the buckets if needed. max bounds the number of entries.
-func Open(db *bbolt.DB, max int) (*Outbox, error) {
+// Open creates the tables if needed. max bounds the number of entries.
+func Open(db *dbm.DB, max int) (*Outbox, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("outbox: max %d must be positive", max)
 	}
-	err := db.Update(func(tx *bbolt.Tx) error {
-		root, err := tx.CreateBucketIfNotExists(rootBucket)
-		if err != nil {
-			return err
-		}
-		if _, err := root.CreateBucketIfNotExists(queueBucket); err != nil {
-			return err
-		}
-		_, err = root.CreateBucketIfNotExists(indexBucket)
-		return err
-	})
-	if err != nil {
+	if err := db.EnsureTables(QueueTable, LatestTable, StateTable); err != nil {
 		return nil, fmt.Errorf("outbox: open: %w", err)
 	}
 	return &Outbox{db: db, max: max}, nil
@@ -53,18 +49,34 @@ func Open(db *bbolt.DB, max int) (*Outbox, error) {
 
 // coalesceKey names entries where only the newest matters: a status patch
 // or update replaces the one queued before it for the same resource.
-func coalesceKey(msg *model.Message) []byte {
+func coalesceKey(msg *model.Message) string {
 	switch msg.Router.Operation {
 	case model.PatchOperation, model.UpdateOperation:
-		return []byte(msg.Router.Operation + " " + msg.Router.Resource)
+		return msg.Router.Operation + " " + msg.Router.Resource
 	}
-	return nil
+	return ""
 }
 
-func seqKey(n uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], n)
-	return b[:]
+func seqKey(n uint64) string { return fmt.Sprintf("%016x", n) }
+
+func getUint(tx *dbm.Tx, key string) (uint64, error) {
+	v, ok, err := tx.Get(StateTable, key)
+	if err != nil || !ok || len(v) != 8 {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func putUint(tx *dbm.Tx, key string, n uint64) error {
+	return tx.Put(StateTable, key, binary.BigEndian.AppendUint64(nil, n))
+}
+
+func addUint(tx *dbm.Tx, key string, delta int64) error {
+	n, err := getUint(tx, key)
+	if err != nil {
+		return err
+	}
+	return putUint(tx, key, uint64(int64(n)+delta))
 }
 
 // Push appends msg. A queued patch/update of the same resource is replaced;
@@ -75,37 +87,51 @@ func (o *Outbox) Push(msg *model.Message) error {
 		return fmt.Errorf("outbox: encode %s: %w", msg.Header.ID, err)
 	}
 	var dropped []string
-	err = o.db.Update(func(tx *bbolt.Tx) error {
-		root := tx.Bucket(rootBucket)
-		q, idx := root.Bucket(queueBucket), root.Bucket(indexBucket)
-		seq, err := q.NextSequence()
+	err = o.db.Update(func(tx *dbm.Tx) error {
+		dropped = dropped[:0]
+		seq, err := getUint(tx, nextKey)
 		if err != nil {
 			return err
 		}
-		if ck := coalesceKey(msg); ck != nil {
-			if old := idx.Get(ck); old != nil {
-				if err := q.Delete(old); err != nil {
+		key := seqKey(seq + 1)
+		if err := putUint(tx, nextKey, seq+1); err != nil {
+			return err
+		}
+		if ck := coalesceKey(msg); ck != "" {
+			if old, ok, err := tx.Get(LatestTable, ck); err != nil {
+				return err
+			} else if ok {
+				if err := o.remove(tx, string(old)); err != nil {
 					return err
 				}
 			}
-			if err := idx.Put(ck, seqKey(seq)); err != nil {
+			if err := tx.Put(LatestTable, ck, []byte(key)); err != nil {
 				return err
 			}
 		}
-		if err := q.Put(seqKey(seq), data); err != nil {
+		if err := tx.Put(QueueTable, key, data); err != nil {
 			return err
 		}
-		for countKeys(q) > o.max {
-			k, v := q.Cursor().First()
-			if err := o.deleteLocked(root, k, v); err != nil {
+		if err := addUint(tx, countKey, 1); err != nil {
+			return err
+		}
+		for {
+			n, err := getUint(tx, countKey)
+			if err != nil || n <= uint64(o.max) {
+				return err
+			}
+			k, v, err := first(tx)
+			if err != nil {
 				return err
 			}
 			dropped = append(dropped, describe(v))
-			if err := bumpDropped(root); err != nil {
+			if err := o.remove(tx, k); err != nil {
+				return err
+			}
+			if err := addUint(tx, droppedKey, 1); err != nil {
 				return err
 			}
 		}
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("outbox: push %s: %w", msg.Header.ID, err)
@@ -116,15 +142,21 @@ func (o *Outbox) Push(msg *model.Message) error {
 	return nil
 }
 
-// countKeys walks the bucket; the queue is small (bounded) and nested
-// buckets have no cheap exact count inside a write transaction.
-func countKeys(b *bbolt.Bucket) int {
-	n := 0
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		n++
+var errStop = errors.New("stop")
+
+// first returns the oldest entry, or ErrEmpty.
+func first(tx *dbm.Tx) (key string, value []byte, err error) {
+	err = tx.ForEach(QueueTable, "", func(k string, v []byte) error {
+		key, value = k, append([]byte(nil), v...)
+		return errStop
+	})
+	switch {
+	case errors.Is(err, errStop):
+		return key, value, nil
+	case err != nil:
+		return "", nil, err
 	}
-	return n
+	return "", nil, ErrEmpty
 }
 
 func describe(v []byte) string {
@@ -135,28 +167,31 @@ func describe(v []byte) string {
 	return fmt.Sprintf("%s %s (%s)", m.Router.Operation, m.Router.Resource, m.Header.ID)
 }
 
-func bumpDropped(root *bbolt.Bucket) error {
-	var n uint64
-	if v := root.Get(droppedKey); len(v) == 8 {
-		n = binary.BigEndian.Uint64(v)
+// remove deletes entry key, its coalescing index if it points at key, and
+// keeps the count. A missing key (already replaced) is not an error.
+func (o *Outbox) remove(tx *dbm.Tx, key string) error {
+	v, ok, err := tx.Get(QueueTable, key)
+	if err != nil || !ok {
+		return err
 	}
-	return root.Put(droppedKey, seqKey(n+1))
-}
-
-// deleteLocked removes entry k and its coalescing index, if it points at k.
-func (o *Outbox) deleteLocked(root *bbolt.Bucket, k, v []byte) error {
 	var m model.Message
 	if json.Unmarshal(v, &m) == nil {
-		if ck := coalesceKey(&m); ck != nil {
-			idx := root.Bucket(indexBucket)
-			if cur := idx.Get(ck); cur != nil && string(cur) == string(k) {
-				if err := idx.Delete(ck); err != nil {
+		if ck := coalesceKey(&m); ck != "" {
+			cur, ok, err := tx.Get(LatestTable, ck)
+			if err != nil {
+				return err
+			}
+			if ok && string(cur) == key {
+				if err := tx.Delete(LatestTable, ck); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	return root.Bucket(queueBucket).Delete(k)
+	if err := tx.Delete(QueueTable, key); err != nil {
+		return err
+	}
+	return addUint(tx, countKey, -1)
 }
 
 // Entry is one queued message and its position.
@@ -173,32 +208,34 @@ var ErrEmpty = errors.New("outbox empty")
 func (o *Outbox) Peek() (Entry, error) {
 	for {
 		var e Entry
-		var corrupt bool
-		err := o.db.Update(func(tx *bbolt.Tx) error {
-			root := tx.Bucket(rootBucket)
-			k, v := root.Bucket(queueBucket).Cursor().First()
-			if k == nil {
-				return ErrEmpty
+		err := o.db.Update(func(tx *dbm.Tx) error {
+			e = Entry{}
+			k, v, err := first(tx)
+			if err != nil {
+				return err
 			}
 			var m model.Message
 			if err := json.Unmarshal(v, &m); err != nil {
-				corrupt = true
-				klog.Errorf("outbox: dropping corrupt entry %x: %v", k, err)
-				if err := bumpDropped(root); err != nil {
+				klog.Errorf("outbox: dropping corrupt entry %s: %v", k, err)
+				if err := addUint(tx, droppedKey, 1); err != nil {
 					return err
 				}
-				return root.Bucket(queueBucket).Delete(k)
+				return o.remove(tx, k)
 			}
-			e = Entry{Seq: binary.BigEndian.Uint64(k), Msg: &m}
+			seq, err := strconv.ParseUint(k, 16, 64)
+			if err != nil {
+				return fmt.Errorf("entry key %q: %w", k, err)
+			}
+			e = Entry{Seq: seq, Msg: &m}
 			return nil
 		})
+		if errors.Is(err, ErrEmpty) {
+			return Entry{}, ErrEmpty
+		}
 		if err != nil {
-			if errors.Is(err, ErrEmpty) {
-				return Entry{}, ErrEmpty
-			}
 			return Entry{}, fmt.Errorf("outbox: peek: %w", err)
 		}
-		if !corrupt {
+		if e.Msg != nil {
 			return e, nil
 		}
 	}
@@ -206,39 +243,22 @@ func (o *Outbox) Peek() (Entry, error) {
 
 // Remove deletes the entry with seq after it was delivered.
 func (o *Outbox) Remove(seq uint64) error {
-	err := o.db.Update(func(tx *bbolt.Tx) error {
-		root := tx.Bucket(rootBucket)
-		k := seqKey(seq)
-		v := root.Bucket(queueBucket).Get(k)
-		if v == nil {
-			return nil // replaced by a newer patch meanwhile
-		}
-		return o.deleteLocked(root, k, v)
-	})
-	if err != nil {
+	if err := o.db.Update(func(tx *dbm.Tx) error { return o.remove(tx, seqKey(seq)) }); err != nil {
 		return fmt.Errorf("outbox: remove %d: %w", seq, err)
 	}
 	return nil
 }
 
 // Len counts queued entries.
-func (o *Outbox) Len() int {
-	n := 0
-	o.db.View(func(tx *bbolt.Tx) error {
-		n = countKeys(tx.Bucket(rootBucket).Bucket(queueBucket))
-		return nil
-	})
-	return n
-}
+func (o *Outbox) Len() int { return int(o.stat(countKey)) }
 
 // Dropped counts entries lost to the bound or to corruption, ever.
-func (o *Outbox) Dropped() uint64 {
+func (o *Outbox) Dropped() uint64 { return o.stat(droppedKey) }
+
+func (o *Outbox) stat(key string) uint64 {
 	var n uint64
-	o.db.View(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket(rootBucket).Get(droppedKey); len(v) == 8 {
-			n = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	})
+	if err := o.db.View(func(tx *dbm.Tx) (err error) { n, err = getUint(tx, key); return err }); err != nil {
+		klog.Errorf("outbox: read %s: %v", key, err)
+	}
 	return n
 }

@@ -5,17 +5,17 @@ import (
 	"path/filepath"
 	"testing"
 
-	"go.etcd.io/bbolt"
-
+	"github.com/edgegate/edgegate/edgecore/dbm"
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
-func openDB(t testing.TB, path string) *bbolt.DB {
+func openDB(t testing.TB, path string) *dbm.DB {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, nil)
+	db, err := dbm.Open(path, dbm.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() })
 	return db
 }
 
@@ -117,16 +117,19 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 func TestOutboxSkipsCorruptEntry(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "db"))
 	o, _ := Open(db, 5)
-	db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(rootBucket).Bucket(queueBucket).Put(seqKey(0), []byte("{not json"))
+	db.Update(func(tx *dbm.Tx) error {
+		if err := addUint(tx, countKey, 1); err != nil {
+			return err
+		}
+		return tx.Put(QueueTable, seqKey(0), []byte("{not json"))
 	})
 	o.Push(msg("insert", "a/event/1"))
 	e, err := o.Peek()
 	if err != nil || e.Msg.Router.Resource != "a/event/1" {
 		t.Fatalf("Peek = %+v, %v; want the good entry after the corrupt one", e, err)
 	}
-	if o.Dropped() != 1 {
-		t.Fatalf("Dropped = %d, want 1", o.Dropped())
+	if o.Dropped() != 1 || o.Len() != 1 {
+		t.Fatalf("Dropped = %d, Len = %d; want 1 and 1", o.Dropped(), o.Len())
 	}
 }
 

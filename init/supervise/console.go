@@ -1,8 +1,8 @@
 package supervise
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"sync"

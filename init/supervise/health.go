@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os/exec"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/edgegate/edgegate/init/config"
 )
 
@@ -43,7 +45,7 @@ func execCheck(argv []string, starter Starter) checker {
 	return func(ctx context.Context) error {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = "/"
-		ch, err := starter.Start(cmd)
+		pid, ch, err := starter.Start(cmd)
 		if err != nil {
 			return err
 		}
@@ -54,7 +56,7 @@ func execCheck(argv []string, starter Starter) checker {
 			}
 			return nil
 		case <-ctx.Done():
-			cmd.Process.Kill()
+			unix.Kill(pid, unix.SIGKILL) // not yet reaped, so the pid is still its
 			<-ch
 			return fmt.Errorf("%s: %w", argv[0], ctx.Err())
 		}

@@ -33,17 +33,20 @@ func exitOf(ws syscall.WaitStatus) Exit {
 // (one value, then nothing). It exists because in PID 1 exactly one place
 // may call wait4: a Reaper. Outside PID 1 (tests, a host) DirectStarter
 // waits for each process itself.
+//
+// Callers use the returned pid, not cmd.Process, which a Reaper releases
+// as soon as the process is reaped.
 type Starter interface {
-	Start(cmd *exec.Cmd) (<-chan Exit, error)
+	Start(cmd *exec.Cmd) (pid int, exit <-chan Exit, err error)
 }
 
 // DirectStarter waits for each process with os.Process.Wait.
 type DirectStarter struct{}
 
 // Start implements Starter.
-func (DirectStarter) Start(cmd *exec.Cmd) (<-chan Exit, error) {
+func (DirectStarter) Start(cmd *exec.Cmd) (int, <-chan Exit, error) {
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	ch := make(chan Exit, 1)
 	go func() {
@@ -54,5 +57,5 @@ func (DirectStarter) Start(cmd *exec.Cmd) (<-chan Exit, error) {
 		}
 		ch <- exitOf(st.Sys().(syscall.WaitStatus))
 	}()
-	return ch, nil
+	return cmd.Process.Pid, ch, nil
 }

@@ -33,23 +33,24 @@ func NewReaper(onOrphan func(pid int, e Exit)) *Reaper {
 
 // Start implements Starter. The lock is held across fork so a child that
 // exits at once cannot be reaped before its waiter is registered.
-func (r *Reaper) Start(cmd *exec.Cmd) (<-chan Exit, error) {
+func (r *Reaper) Start(cmd *exec.Cmd) (int, <-chan Exit, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
+	pid := cmd.Process.Pid
 	ch := make(chan Exit, 1)
-	r.waiters[cmd.Process.Pid] = ch
-	r.procs[cmd.Process.Pid] = cmd.Process
-	return ch, nil
+	r.waiters[pid] = ch
+	r.procs[pid] = cmd.Process
+	return pid, ch, nil
 }
 
 // RunCommand starts cmd through the reaper and waits for it: the
 // replacement for cmd.Run in PID 1 (cmd.Stdout and Stderr must be nil or
 // *os.File, since exec's copying goroutines are finished by cmd.Wait).
 func (r *Reaper) RunCommand(ctx context.Context, cmd *exec.Cmd) (Exit, error) {
-	ch, err := r.Start(cmd)
+	pid, ch, err := r.Start(cmd)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -57,7 +58,7 @@ func (r *Reaper) RunCommand(ctx context.Context, cmd *exec.Cmd) (Exit, error) {
 	case e := <-ch:
 		return e, nil
 	case <-ctx.Done():
-		cmd.Process.Kill()
+		unix.Kill(pid, unix.SIGKILL) // not yet reaped, so the pid is still its
 		<-ch
 		return Exit{}, ctx.Err()
 	}

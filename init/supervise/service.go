@@ -174,11 +174,10 @@ func (s *service) waitDeps() bool {
 // runOnce starts the process and waits for it to end, for its turn to
 // stop, or for its health to fail.
 func (s *service) runOnce(ctx context.Context) (exit Exit, ranFor time.Duration, stopped bool, err error) {
-	cmd, exitCh, err := s.start()
+	pid, exitCh, err := s.start()
 	if err != nil {
 		return Exit{}, 0, false, err
 	}
-	pid := cmd.Process.Pid
 	start := s.sup.clock.Now()
 	s.set(func() { s.state, s.pid, s.started, s.isHealthy = StateStarting, pid, start, false })
 	defer s.set(func() { s.pid, s.isHealthy = 0, false })
@@ -203,10 +202,10 @@ func (s *service) runOnce(ctx context.Context) (exit Exit, ranFor time.Duration,
 	return exit, s.sup.clock.Now().Sub(start), stopped, nil
 }
 
-func (s *service) start() (*exec.Cmd, <-chan Exit, error) {
+func (s *service) start() (int, <-chan Exit, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, nil, fmt.Errorf("output pipe: %w", err)
+		return 0, nil, fmt.Errorf("output pipe: %w", err)
 	}
 	cmd := &exec.Cmd{
 		Path:   s.spec.Path,
@@ -218,18 +217,18 @@ func (s *service) start() (*exec.Cmd, <-chan Exit, error) {
 		// Its own process group, so stop reaches what it forks too.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	exitCh, err := s.sup.starter.Start(cmd)
+	pid, exitCh, err := s.sup.starter.Start(cmd)
 	w.Close()
 	if err != nil {
 		r.Close()
-		return nil, nil, err
+		return 0, nil, err
 	}
 	s.sup.pumps.Add(1)
 	go func() {
 		defer s.sup.pumps.Done()
 		s.out.pump(r)
 	}()
-	return cmd, exitCh, nil
+	return pid, exitCh, nil
 }
 
 // terminate sends SIGTERM to the group, SIGKILL after the grace period,

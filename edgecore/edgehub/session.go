@@ -174,19 +174,29 @@ func (h *EdgeHub) pumpUpstream(ctx context.Context) {
 
 // offline handles a message for the cloud while there is no link. A caller
 // blocked in SendSync gets an error at once (as KubeEdge's metamanager
-// answers "not connected"); acks and keepalives are dropped because the cloud
-// resends unacked messages itself; everything else is queued.
+// answers "not connected"), but a status patch is also queued so the cloud
+// sees the newest status after reconnect; acks and keepalives are dropped
+// because the cloud resends unacked messages itself; the rest is queued.
 func (h *EdgeHub) offline(msg model.Message) {
-	switch {
-	case msg.Header.Sync:
-		h.stats.RefusedOffline.Add(1)
-		h.bus.SendResp(*model.NewErrorMessage(&msg, "edgehub: not connected to the cloud"))
-	case msg.Router.Operation == model.KeepaliveOperation, msg.Router.Operation == model.ResponseOperation:
-	default:
+	op := msg.Router.Operation
+	if op == model.KeepaliveOperation || op == model.ResponseOperation {
+		return
+	}
+	queue := !msg.Header.Sync || op == model.PatchOperation
+	if queue {
 		if err := h.box.Push(&msg); err != nil {
-			klog.Errorf("edgehub: cannot queue %s %s for the cloud: %v", msg.Router.Operation, msg.Router.Resource, err)
-			return
+			klog.Errorf("edgehub: cannot queue %s %s for the cloud: %v", op, msg.Router.Resource, err)
+			queue = false
+		} else {
+			h.stats.QueuedOffline.Add(1)
 		}
-		h.stats.QueuedOffline.Add(1)
+	}
+	if msg.Header.Sync {
+		h.stats.RefusedOffline.Add(1)
+		text := "edgehub: not connected to the cloud"
+		if queue {
+			text += "; queued for delivery after reconnect"
+		}
+		h.bus.SendResp(*model.NewErrorMessage(&msg, text))
 	}
 }

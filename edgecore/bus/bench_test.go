@@ -11,8 +11,8 @@ import (
 
 func benchMessage() model.Message {
 	return model.Message{
-		Header: model.Header{ID: "7d9c7c1e-3a5f-4a8e-9d4b-2f0c6b1e8a11", Timestamp: 1700000000000},
-		Router: model.Route{Source: "edgecontroller", Group: "resource", Operation: "insert", Resource: "default/pod/nginx"},
+		Header:  model.Header{ID: "7d9c7c1e-3a5f-4a8e-9d4b-2f0c6b1e8a11", Timestamp: 1700000000000},
+		Router:  model.Route{Source: "edgecontroller", Group: "resource", Operation: "insert", Resource: "default/pod/nginx"},
 		Content: "x",
 	}
 }

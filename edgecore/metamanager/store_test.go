@@ -37,10 +37,10 @@ func TestStore(t *testing.T) {
 		Meta{Key: "default/podpatch/a", Type: "podpatch", Value: "P"},
 	))
 	tests := []struct {
-		name   string
-		op     func() error
-		list   string
-		want   string
+		name string
+		op   func() error
+		list string
+		want string
 	}{
 		{name: "list pods", list: "pod", want: "[default/pod/a kube-system/pod/b]"},
 		{name: "list configmaps", list: "configmap", want: "[default/configmap/c]"},

@@ -32,6 +32,14 @@ var storageModules = []Module{
 	{Name: "squashfs"},
 }
 
+// powerKeyModules deliver QEMU's system_powerdown: virt wires a power key
+// to gpio-keys, which reports KEY_POWER through evdev. Built in on some
+// kernels; the resolver skips built-in modules.
+var powerKeyModules = []Module{
+	{Name: "gpio_keys"},
+	{Name: "evdev"},
+}
+
 func modules(lists ...[]Module) []Module {
 	var ms []Module
 	for _, l := range lists {
@@ -58,7 +66,7 @@ func QEMUArm64() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules),
+		Modules:       modules(virtioModules, storageModules, powerKeyModules),
 		Userland:      e2fsprogsArm64(),
 		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
 		Emulation: &Emulation{
@@ -89,7 +97,7 @@ func QEMUArmv7() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules),
+		Modules:       modules(virtioModules, storageModules, powerKeyModules),
 		Userland:      e2fsprogsArmhf(),
 		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
 		Emulation: &Emulation{

@@ -14,7 +14,9 @@ func sample(t *testing.T, order []int) *Archive {
 	adds := []func(a *Archive) error{
 		func(a *Archive) error { return a.File("init", []byte("#!/bin/init\n"), 0o755) },
 		func(a *Archive) error { return a.File("etc/edgegate/build.json", []byte(`{"board":"x"}`), 0o644) },
-		func(a *Archive) error { return a.Symlink("lib/ld-linux-aarch64.so.1", "aarch64-linux-gnu/ld-linux-aarch64.so.1") },
+		func(a *Archive) error {
+			return a.Symlink("lib/ld-linux-aarch64.so.1", "aarch64-linux-gnu/ld-linux-aarch64.so.1")
+		},
 		func(a *Archive) error { return a.Dir("var", 0o755) },
 		func(a *Archive) error {
 			return a.File("lib/modules/6.1/kernel/fs/ext4.ko", bytes.Repeat([]byte{7}, 5000), 0o644)

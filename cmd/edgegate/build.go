@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/klog/v2"
+
+	"github.com/edgegate/edgegate/boards"
+	"github.com/edgegate/edgegate/image"
+)
+
+func runBuild(ctx context.Context, args []string) error {
+	fs := flagSet("build")
+	board := fs.String("board", "qemu-arm64", "board to build for (see 'edgegate boards')")
+	out := fs.StringP("output", "o", "", "image file to write (required)")
+	cache := fs.String("cache", defaultCache(), "directory for downloaded packages")
+	initBin := fs.String("init", "", "prebuilt init binary (default: compile cmd/init from the source tree)")
+	source := fs.String("source", "", "edgegate source tree (default: found from the current directory)")
+	ver := fs.String("version", version, "version recorded in the image")
+	epoch := fs.Int64("epoch", image.DefaultEpoch, "timestamp (Unix seconds) written into the image")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("no output file: pass -o FILE.img")
+	}
+	b, err := boards.Lookup(*board)
+	if err != nil {
+		return err
+	}
+	res, err := image.Build(ctx, image.Options{
+		Board: b, Version: *ver, Output: *out, Cache: newCache(*cache),
+		Init: *initBin, Source: *source, Epoch: *epoch,
+		Progress: func(format string, a ...any) { klog.Infof(format, a...) },
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: board %s, %d MiB, initramfs %d bytes (init %d, %d modules), kernel %d bytes\nsha256 %s\n",
+		res.Output, b.Name, res.ImageSize>>20, res.InitramfsSize, res.InitSize, res.Modules, res.KernelSize, res.SHA256)
+	return nil
+}

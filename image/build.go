@@ -1,0 +1,295 @@
+// Package image builds an edgegate disk image for a board: the initramfs
+// with init, the board's kernel modules and userland, the kernel, the boot
+// script and slot state, laid out as DESIGN.md's four partitions.
+//
+// The same inputs give the same bytes: packages are pinned by sha256, init
+// is built with -trimpath, archives and filesystems carry fixed timestamps
+// and sorted entries.
+package image
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/edgegate/edgegate/boards"
+	"github.com/edgegate/edgegate/image/debpkg"
+	"github.com/edgegate/edgegate/image/disk"
+	"github.com/edgegate/edgegate/image/initramfs"
+	"github.com/edgegate/edgegate/image/moddep"
+	"github.com/edgegate/edgegate/image/ubootscr"
+	"github.com/edgegate/edgegate/init/buildinfo"
+	"github.com/edgegate/edgegate/init/kmod"
+)
+
+// DefaultEpoch is the timestamp written into the image when the caller
+// sets none (2026-01-01T00:00:00Z). FAT cannot represent dates before 1980.
+const DefaultEpoch = 1767225600
+
+// Options controls a build.
+type Options struct {
+	Board   boards.Board
+	Version string
+	Output  string
+	// Cache holds downloaded and unpacked packages.
+	Cache *debpkg.Cache
+	// Init is a prebuilt init binary for the board's architecture; when
+	// empty, init is compiled from Source.
+	Init   string
+	Source string // the edgegate module's root directory
+	Epoch  int64
+	// Progress receives one line per step; nil discards them.
+	Progress func(format string, args ...any)
+}
+
+// Result describes a finished image.
+type Result struct {
+	Output        string
+	SHA256        string
+	ImageSize     int64
+	InitramfsSize int64
+	InitSize      int64
+	KernelSize    int64
+	Modules       int
+}
+
+// Build writes the image to o.Output. Nothing is left at o.Output unless the
+// whole image was written.
+func Build(ctx context.Context, o Options) (Result, error) {
+	if o.Progress == nil {
+		o.Progress = func(string, ...any) {}
+	}
+	if o.Epoch == 0 {
+		o.Epoch = DefaultEpoch
+	}
+	b := o.Board
+	if err := b.Validate(); err != nil {
+		return Result{}, err
+	}
+	// Fail on an unwritable output before minutes of work, not after.
+	tmp, err := reserveOutput(o.Output)
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.Remove(tmp)
+
+	initBin, err := o.initBinary(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	kernelRoot, err := o.unpack(ctx, b.Kernel)
+	if err != nil {
+		return Result{}, err
+	}
+	kernel, err := os.ReadFile(filepath.Join(kernelRoot, b.KernelPath))
+	if err != nil {
+		return Result{}, fmt.Errorf("kernel: %w", err)
+	}
+	arc := initramfs.New()
+	nmods, err := o.addModules(arc, kernelRoot)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := o.addUserland(ctx, arc); err != nil {
+		return Result{}, err
+	}
+	if err := addInit(arc, initBin, o); err != nil {
+		return Result{}, err
+	}
+	var initrd bytes.Buffer
+	if _, err := arc.WriteTo(&initrd); err != nil {
+		return Result{}, err
+	}
+	o.Progress("initramfs: %d bytes, %d modules", initrd.Len(), nmods)
+
+	spec, err := o.diskSpec(kernel, initrd.Bytes())
+	if err != nil {
+		return Result{}, err
+	}
+	o.Progress("writing %s (%d MiB)", o.Output, spec.Size()/disk.MiB)
+	os.Remove(tmp) // disk.Write creates its file itself
+	if err := disk.Write(tmp, spec); err != nil {
+		return Result{}, err
+	}
+	sum, err := fileSHA256(tmp)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := os.Rename(tmp, o.Output); err != nil {
+		return Result{}, fmt.Errorf("output %s: %w", o.Output, err)
+	}
+	return Result{
+		Output: o.Output, SHA256: sum, ImageSize: spec.Size(),
+		InitramfsSize: int64(initrd.Len()), InitSize: int64(len(initBin)),
+		KernelSize: int64(len(kernel)), Modules: nmods,
+	}, nil
+}
+
+// reserveOutput creates the temporary file the image is written to, next
+// to the output so the final rename stays on one filesystem.
+func reserveOutput(out string) (string, error) {
+	if out == "" {
+		return "", fmt.Errorf("output: no file name given")
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return "", fmt.Errorf("output %s: %w", out, err)
+	}
+	f.Close()
+	return f.Name(), nil
+}
+
+func (o Options) unpack(ctx context.Context, p boards.Package) (string, error) {
+	o.Progress("package %s", p)
+	return o.Cache.Unpacked(ctx, p)
+}
+
+// addModules resolves the board's modules and their dependencies in the
+// kernel's tree and adds the files and the load list.
+func (o Options) addModules(arc *initramfs.Archive, kernelRoot string) (int, error) {
+	b := o.Board
+	modRoot := filepath.Join(kernelRoot, "lib", "modules", b.KernelRelease)
+	tree, err := moddep.Scan(modRoot)
+	if err != nil {
+		return 0, fmt.Errorf("kernel %s: %w", b.Kernel.Name, err)
+	}
+	var names []string
+	required := map[string]bool{}
+	for _, m := range b.Modules {
+		names = append(names, m.Name)
+		if m.Required {
+			required[moddep.Canonical(m.Name)] = true
+		}
+	}
+	mods, err := tree.Resolve(names)
+	if err != nil {
+		return 0, fmt.Errorf("board %s: %w", b.Name, err)
+	}
+	needed := neededBy(mods, required)
+	var list []kmod.Entry
+	for _, m := range mods {
+		inImage := path.Join("lib/modules", b.KernelRelease, filepath.ToSlash(m.Path))
+		if err := arc.CopyFile(inImage, filepath.Join(modRoot, m.Path)); err != nil {
+			return 0, err
+		}
+		list = append(list, kmod.Entry{Path: "/" + inImage, Required: needed[m.Name]})
+	}
+	return len(mods), arc.File(kmod.ListPath, kmod.Format(list), 0o644)
+}
+
+// neededBy marks the required modules and their hard dependencies: if ext4
+// is required, so is jbd2. Soft dependencies stay optional (one of several
+// crc32c implementations failing is fine).
+func neededBy(mods []moddep.Info, required map[string]bool) map[string]bool {
+	byName := map[string]moddep.Info{}
+	for _, m := range mods {
+		byName[m.Name] = m
+	}
+	need := map[string]bool{}
+	var mark func(string)
+	mark = func(n string) {
+		if need[n] {
+			return
+		}
+		need[n] = true
+		for _, d := range byName[n].Depends {
+			mark(d)
+		}
+	}
+	for n := range required {
+		mark(n)
+	}
+	return need
+}
+
+func (o Options) addUserland(ctx context.Context, arc *initramfs.Archive) error {
+	for _, f := range o.Board.Userland {
+		root, err := o.unpack(ctx, f.From)
+		if err != nil {
+			return err
+		}
+		for _, p := range f.Paths {
+			if err := arc.CopyGlob(root, p); err != nil {
+				return fmt.Errorf("package %s: %w", f.From.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func addInit(arc *initramfs.Archive, initBin []byte, o Options) error {
+	b := o.Board
+	info, err := buildinfo.Info{
+		Version: o.Version, Board: b.Name, Arch: string(b.Arch), KernelRelease: b.KernelRelease,
+		Console: b.Console, Disk: b.Disk, PartSep: b.PartSep, Net: b.Net,
+	}.Marshal()
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "var", "etc"} {
+		if err := arc.Dir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := arc.File(buildinfo.Path, info, 0o644); err != nil {
+		return err
+	}
+	return arc.File("init", initBin, 0o755)
+}
+
+// diskSpec lays out the four partitions of DESIGN.md: boot (script and
+// slot state), slot A (kernel and initramfs), slot B (empty until an
+// update) and data (blank; formatted by init on first boot).
+func (o Options) diskSpec(kernel, initrd []byte) (disk.Spec, error) {
+	b := o.Board
+	script, err := renderBootScript(b)
+	if err != nil {
+		return disk.Spec{}, err
+	}
+	arch := ubootscr.ARM64
+	if b.Arch == boards.ARMv7 {
+		arch = ubootscr.ARM
+	}
+	scr, err := ubootscr.Encode(script, arch, "edgegate "+b.Name, uint32(o.Epoch))
+	if err != nil {
+		return disk.Spec{}, err
+	}
+	id := fnv.New32a()
+	io.WriteString(id, b.Name)
+	return disk.Spec{
+		DiskID: id.Sum32(),
+		Epoch:  o.Epoch,
+		Partitions: []disk.Partition{
+			{SizeMiB: b.Layout.BootMiB, Type: disk.TypeFAT32LBA, Bootable: true, FAT: &disk.FAT{
+				Label: "EDGEBOOT",
+				Files: map[string][]byte{"boot.scr": scr, "boot.cmd": []byte(script), "slot.txt": []byte(initialSlotState)},
+			}},
+			{SizeMiB: b.Layout.SlotMiB, Type: disk.TypeFAT32LBA, FAT: &disk.FAT{
+				Label: "SLOT_A",
+				Files: map[string][]byte{b.KernelFile: kernel, "initrd": initrd},
+			}},
+			{SizeMiB: b.Layout.SlotMiB, Type: disk.TypeFAT32LBA},
+			{SizeMiB: b.Layout.DataMiB, Type: disk.TypeLinux},
+		},
+	}, nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,80 @@
+package image
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Module is the Go module path of edgegate, whose cmd/init the builder
+// compiles.
+const Module = "github.com/edgegate/edgegate"
+
+// initBinary returns the init executable for the board: the prebuilt one
+// if given, else compiled from the source tree for the board's arch.
+func (o Options) initBinary(ctx context.Context) ([]byte, error) {
+	if o.Init != "" {
+		b, err := os.ReadFile(o.Init)
+		if err != nil {
+			return nil, fmt.Errorf("init binary: %w", err)
+		}
+		return b, nil
+	}
+	src := o.Source
+	if src == "" {
+		var err error
+		if src, err = FindSource("."); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "edgegate-init-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "init")
+	o.Progress("compiling init for %s", o.Board.Arch)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, "./cmd/init")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux",
+		"GOARCH="+o.Board.Arch.GOARCH(), "GOARM="+o.Board.Arch.GOARM())
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("compiling init: %w: %s", err, strings.TrimSpace(string(b)))
+	}
+	return os.ReadFile(out)
+}
+
+// FindSource walks up from dir to the root of the edgegate module.
+func FindSource(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if modulePath(filepath.Join(d, "go.mod")) == Module {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no %s source tree at or above %s (use --init or --source)", Module, abs)
+		}
+	}
+}
+
+func modulePath(gomod string) string {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "module "); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,10 @@
+package boot
+
+import (
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+)
+
+func notifyChild(c chan<- os.Signal) { signal.Notify(c, unix.SIGCHLD) }

@@ -42,6 +42,9 @@ type Config struct {
 	ContextSendGroup   string        // where messages for the cloud go (default "hub")
 	ContextSendModule  string        // who answers remote requests (default "websocket")
 	RemoteQueryTimeout time.Duration // default 60 s
+	// ResyncOnConnect refreshes stored configmaps and secrets from the
+	// cloud each time the link comes up (cloud.go); edgecore turns it on.
+	ResyncOnConnect bool
 }
 
 func (c *Config) defaults() {
@@ -62,7 +65,9 @@ type MetaManager struct {
 	bus       *bus.Bus
 	store     *Store
 	connected atomic.Bool
-	remote    sync.WaitGroup // requests waiting on the cloud
+	// duplicates counts cloud messages acked without applying (cloud.go).
+	duplicates atomic.Uint64
+	remote     sync.WaitGroup // requests waiting on the cloud
 }
 
 // New builds the module on bus b with its tables in db.
@@ -140,6 +145,9 @@ func (m *MetaManager) setConnection(msg *model.Message) {
 	switch msg.Content {
 	case model.CloudConnected:
 		m.connected.Store(true)
+		if m.cfg.ResyncOnConnect {
+			defer m.resync()
+		}
 	case model.CloudDisconnected:
 		m.connected.Store(false)
 	default:

@@ -30,13 +30,13 @@ func checkAck(t *testing.T, ack model.Message, req *model.Message) {
 
 func TestCloudMessagesPersistForwardAck(t *testing.T) {
 	tests := []struct {
-		name       string
-		prepare    map[string]string // rows before
-		msg        *model.Message
-		forwardTo  string // module that gets the message ("" = none)
-		wantRows   map[string]string
-		wantGone   []string
-		wantAck    bool
+		name      string
+		prepare   map[string]string // rows before
+		msg       *model.Message
+		forwardTo string // module that gets the message ("" = none)
+		wantRows  map[string]string
+		wantGone  []string
+		wantAck   bool
 	}{
 		{
 			name: "insert pod", msg: cloudMsg(model.InsertOperation, "default/pod/nginx", pod("u1")),
@@ -221,8 +221,8 @@ func TestLocalWrites(t *testing.T) {
 		online  bool
 		msg     *model.Message
 		cloud   func(t *testing.T, h *harness, up model.Message) // plays the cloud
-		wantOp  string                                         // reply operation to requester
-		wantMsg string                                         // reply content
+		wantOp  string                                           // reply operation to requester
+		wantMsg string                                           // reply content
 		wantRow map[string]string
 	}{
 		{
@@ -258,14 +258,19 @@ func TestLocalWrites(t *testing.T) {
 			name: "status update stored, sent up, OK at once",
 			msg: model.NewMessage("").BuildRouter(model.EdgedModuleName, model.ResourceGroup,
 				"default/podstatus/p", model.UpdateOperation).FillBody(map[string]any{"phase": "Running"}),
-			cloud:   func(t *testing.T, h *harness, up model.Message) {},
-			wantOp:  model.ResponseOperation, wantMsg: "OK",
+			cloud:  func(t *testing.T, h *harness, up model.Message) {},
+			wantOp: model.ResponseOperation, wantMsg: "OK",
 			wantRow: map[string]string{"default/podstatus/p": `{"phase":"Running"}`},
 		},
 		{
-			name: "patch offline is stored and fails",
+			name: "patch offline is stored, queued for the cloud and fails",
 			msg: model.NewMessage("").BuildRouter(model.EdgedModuleName, model.ResourceGroup,
 				"default/nodepatch/edge1", model.PatchOperation).FillBody(`{"status":{}}`),
+			cloud: func(t *testing.T, h *harness, up model.Message) {
+				if up.IsSync() {
+					t.Fatalf("queued patch %+v is sync; edgehub would answer it too", up)
+				}
+			},
 			wantOp: model.ResponseErrorOperation, wantMsg: "connection lost",
 			wantRow: map[string]string{"default/nodepatch/edge1": `{"status":{}}`},
 		},

@@ -37,6 +37,10 @@ func rowOf(msg *model.Message) (Meta, error) {
 
 // cloudUpsert persists a cloud insert/update, forwards it, then acks it.
 func (m *MetaManager) cloudUpsert(msg *model.Message) {
+	if m.upsertApplied(msg) {
+		m.ackCloud(msg)
+		return
+	}
 	row, err := rowOf(msg)
 	if err == nil {
 		err = m.store.Save(row)
@@ -55,6 +59,10 @@ func (m *MetaManager) cloudDelete(msg *model.Message) {
 	res, err := model.ParseResource(msg.Resource())
 	if err != nil {
 		m.failToCloud(msg, err)
+		return
+	}
+	if m.deleteApplied(msg) {
+		m.ackCloud(msg)
 		return
 	}
 	match := ""
@@ -241,6 +249,11 @@ func (m *MetaManager) localPatch(msg *model.Message) {
 		return
 	}
 	if !m.Connected() {
+		// Hand the patch to edgehub anyway, as a plain send: it queues it
+		// and delivers the newest status after reconnect.
+		queued := *msg
+		queued.Header.Sync = false
+		m.toCloud(&queued)
 		m.replyError(msg, errConnectionLost)
 		return
 	}

@@ -71,16 +71,16 @@ func (d *DHCP) Run(ctx context.Context) error {
 		return err
 	}
 	var current Lease
-	first := true
+	announced := false // a link down was reported; report the link up too
 	for {
 		down, err := w.waitUp(ctx)
 		if err != nil {
 			return nil // ctx ended
 		}
-		if !first {
+		if announced {
 			d.emit(Event{Kind: EventLinkUp})
+			announced = false
 		}
-		first = false
 		upCtx, cancel := context.WithCancel(ctx)
 		go func() {
 			select {
@@ -94,7 +94,11 @@ func (d *DHCP) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		d.emit(Event{Kind: EventLinkDown})
+		// Carrier settling at boot, before any lease, is not news.
+		if current.Address.IsValid() {
+			d.emit(Event{Kind: EventLinkDown})
+			announced = true
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/edgegate/edgegate/edgecore/edgehub"
 	"github.com/edgegate/edgegate/edgecore/metamanager"
 	"github.com/edgegate/edgegate/edgecore/model"
+	"github.com/edgegate/edgegate/edgecore/nodestatus"
 )
 
 // serve loads the configuration, opens the store, registers every module
@@ -28,16 +29,27 @@ func serve(configPath string) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := db.Close(); err != nil {
-			klog.Errorf("edgecore: %v", err)
-		}
-	}()
 	c := core.New()
 	if err := registerModules(c, cfg, db, configPath); err != nil {
+		_ = db.Close()
 		return err
 	}
-	return c.Run(context.Background())
+	return runCore(c, db)
+}
+
+// runCore runs the modules until a shutdown signal, then closes the store.
+func runCore(c *core.Core, db *dbm.DB) error {
+	runErr := c.Run(context.Background())
+	if errors.Is(runErr, core.ErrModulesStuck) {
+		// A stuck module may hold a transaction open, and Close would
+		// wait for it forever. Every commit is already on disk; the
+		// process exit releases the file lock.
+		return fmt.Errorf("%w; exiting without closing the store", runErr)
+	}
+	if err := db.Close(); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
 }
 
 // registerModules registers the seven modules in KubeEdge's order. Modules
@@ -65,6 +77,7 @@ func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, confi
 		return fmt.Errorf("metamanager: %w", err)
 	}
 	c.Register(mm)
+	c.Register(nodestatus.New(nodeStatusConfig(cfg), c.Bus()))
 
 	c.Register(unimplemented(model.ServiceBusModuleName, model.BusGroup, m.ServiceBus != nil && m.ServiceBus.Enable))
 	if len(c.Enabled()) == 0 {
@@ -86,5 +99,6 @@ func metaManagerConfig(c *config.MetaManager) metamanager.Config {
 		ContextSendGroup:   c.ContextSendGroup,
 		ContextSendModule:  c.ContextSendModule,
 		RemoteQueryTimeout: time.Duration(c.RemoteQueryTimeout) * time.Second,
+		ResyncOnConnect:    true,
 	}
 }

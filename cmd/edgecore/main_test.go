@@ -80,7 +80,7 @@ func writeConfig(t *testing.T, dir string, edit func(*config.EdgeCoreConfig)) st
 
 // child runs edgecore with args in a process and returns it with a reader
 // of its log.
-func child(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
+func child(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, *bytes.Buffer, <-chan int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, " "))
 	pr, pw := io.Pipe()
@@ -89,8 +89,13 @@ func child(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, *bytes.Buff
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = cmd.Wait(); pw.Close() }()
-	return cmd, bufio.NewScanner(pr), &all
+	exit := make(chan int, 1)
+	go func() {
+		_ = cmd.Wait()
+		pw.Close()
+		exit <- cmd.ProcessState.ExitCode()
+	}()
+	return cmd, bufio.NewScanner(pr), &all, exit
 }
 
 func waitLine(t *testing.T, sc *bufio.Scanner, want string) []string {
@@ -130,7 +135,7 @@ func TestRunsAndStopsOnSignal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := writeConfig(t, dir, tt.edit)
-			cmd, sc, all := child(t, "--config", path)
+			cmd, sc, all, exit := child(t, "--config", path)
 			seen := waitLine(t, sc, "module metamanager started")
 			if !strings.Contains(seen[0], "edgecore version") {
 				t.Errorf("first log line is not the version: %q", seen[0])
@@ -149,10 +154,7 @@ func TestRunsAndStopsOnSignal(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitLine(t, sc, "edgecore stopped")
-			for cmd.ProcessState == nil {
-				time.Sleep(5 * time.Millisecond)
-			}
-			if code := cmd.ProcessState.ExitCode(); code != 0 {
+			if code := <-exit; code != 0 {
 				t.Fatalf("exit %d:\n%s", code, all.String())
 			}
 			// The store was created and is not left locked.

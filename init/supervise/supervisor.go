@@ -121,9 +121,14 @@ func New(specs []config.Service, opts Options) (*Supervisor, error) {
 
 // Start opens the outputs and starts every service's life in the
 // background. It does not wait for anything to be healthy. When ctx ends,
-// the supervisor stops everything as Stop does.
+// the supervisor stops everything as Stop does. After Stop it does nothing.
 func (s *Supervisor) Start(ctx context.Context) {
 	s.startOnce.Do(func() {
+		select {
+		case <-s.shutdown:
+			return
+		default:
+		}
 		s.started = true
 		if s.opts.Console != nil {
 			s.console = newConsoleQueue(s.opts.Console)

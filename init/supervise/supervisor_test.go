@@ -546,3 +546,17 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func TestStartAfterStopRunsNothing(t *testing.T) {
+	ev := newEvents()
+	sup, err := New([]config.Service{shService("late", "sleep 1000")}, Options{OnEvent: ev.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped(t, sup)
+	sup.Start(context.Background())
+	time.Sleep(50 * time.Millisecond)
+	if st := sup.Status()[0]; st.State != StateIdle || st.PID != 0 || len(ev.lines()) != 0 {
+		t.Fatalf("service ran after Stop: %+v %v", st, ev.lines())
+	}
+}

@@ -35,17 +35,16 @@ func rowOf(msg *model.Message) (Meta, error) {
 	return Meta{Key: msg.Resource(), Type: model.ResourceType(msg.Resource()), Value: string(data)}, nil
 }
 
-// cloudUpsert persists a cloud insert/update, forwards it, then acks it.
-func (m *MetaManager) cloudUpsert(msg *model.Message) {
-	if m.upsertApplied(msg) {
+// applyFromCloud is the persist-then-ack path of a cloud change. A change
+// the store already reflects is only acked again. Otherwise it is applied to
+// the store, then forwarded, then acked; a change that cannot be applied is
+// answered with an error and not acked, so the cloud sends it again.
+func (m *MetaManager) applyFromCloud(msg *model.Message, applied func(*model.Message) bool, apply func(*model.Message) error) {
+	if applied(msg) {
 		m.ackCloud(msg)
 		return
 	}
-	row, err := rowOf(msg)
-	if err == nil {
-		err = m.store.Save(row)
-	}
-	if err != nil {
+	if err := apply(msg); err != nil {
 		m.failToCloud(msg, err)
 		return
 	}
@@ -53,32 +52,34 @@ func (m *MetaManager) cloudUpsert(msg *model.Message) {
 	m.ackCloud(msg)
 }
 
-// cloudDelete removes the row (a pod only when the UID matches, together
-// with its podpatch row), forwards the delete, then acks it.
+// cloudUpsert stores a cloud insert/update.
+func (m *MetaManager) cloudUpsert(msg *model.Message) {
+	m.applyFromCloud(msg, m.upsertApplied, func(msg *model.Message) error {
+		row, err := rowOf(msg)
+		if err != nil {
+			return err
+		}
+		return m.store.Save(row)
+	})
+}
+
+// cloudDelete removes the row; a pod only when the UID matches, and then
+// its podpatch row in the same transaction.
 func (m *MetaManager) cloudDelete(msg *model.Message) {
 	res, err := model.ParseResource(msg.Resource())
 	if err != nil {
 		m.failToCloud(msg, err)
 		return
 	}
-	if m.deleteApplied(msg) {
-		m.ackCloud(msg)
-		return
-	}
-	match := ""
-	if res.Type == model.ResourceTypePod {
-		match = uidOf(msg)
-	}
-	removed, err := m.store.Delete(msg.Resource(), match)
-	if err == nil && removed && res.Type == model.ResourceTypePod && res.Name != "" {
-		_, err = m.store.Delete(model.BuildResource(res.Namespace, model.ResourceTypePodPatch, res.Name), "")
-	}
-	if err != nil {
-		m.failToCloud(msg, err)
-		return
-	}
-	m.forwardFromCloud(msg)
-	m.ackCloud(msg)
+	m.applyFromCloud(msg, m.deleteApplied, func(msg *model.Message) error {
+		if res.Type != model.ResourceTypePod || res.Name == "" {
+			_, err := m.store.Delete(msg.Resource(), "")
+			return err
+		}
+		patch := model.BuildResource(res.Namespace, model.ResourceTypePodPatch, res.Name)
+		_, err := m.store.Delete(msg.Resource(), uidOf(msg), patch)
+		return err
+	})
 }
 
 // cloudResponse stores an object the cloud answered with and passes it on.

@@ -107,9 +107,10 @@ func (s *Store) ListByType(typ string) ([]Meta, error) {
 
 // Delete removes key. With match non-empty the row is removed only if its
 // value contains match (KubeEdge deletes a pod only if the stored copy has
-// the UID of the delete, so a stale delete spares a recreated pod). It
-// reports whether a row was removed.
-func (s *Store) Delete(key, match string) (bool, error) {
+// the UID of the delete, so a stale delete spares a recreated pod). When
+// the row goes, the dependent rows go with it in the same transaction. It
+// reports whether key was removed.
+func (s *Store) Delete(key, match string, dependents ...string) (bool, error) {
 	removed := false
 	err := s.db.Update(func(tx *dbm.Tx) error {
 		m, ok, err := get(tx, key)
@@ -120,12 +121,26 @@ func (s *Store) Delete(key, match string) (bool, error) {
 			return nil
 		}
 		removed = true
-		if err := tx.Delete(MetaTable, key); err != nil {
-			return err
+		for _, k := range append([]string{key}, dependents...) {
+			if err := remove(tx, k); err != nil {
+				return err
+			}
 		}
-		return tx.Delete(MetaTypeTable, indexKey(m.Type, key))
+		return nil
 	})
 	return removed, err
+}
+
+// remove deletes key and its index entry; a missing key is not an error.
+func remove(tx *dbm.Tx, key string) error {
+	m, ok, err := get(tx, key)
+	if err != nil || !ok {
+		return err
+	}
+	if err := tx.Delete(MetaTable, key); err != nil {
+		return err
+	}
+	return tx.Delete(MetaTypeTable, indexKey(m.Type, key))
 }
 
 func indexKey(typ, key string) string { return typ + "\x00" + key }

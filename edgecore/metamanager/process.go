@@ -54,13 +54,16 @@ func (m *MetaManager) applyFromCloud(msg *model.Message, applied func(*model.Mes
 
 // cloudUpsert stores a cloud insert/update.
 func (m *MetaManager) cloudUpsert(msg *model.Message) {
-	m.applyFromCloud(msg, m.upsertApplied, func(msg *model.Message) error {
-		row, err := rowOf(msg)
-		if err != nil {
-			return err
-		}
-		return m.store.Save(row)
-	})
+	m.applyFromCloud(msg, m.upsertApplied, m.saveMessage)
+}
+
+// saveMessage stores the message's content under its resource.
+func (m *MetaManager) saveMessage(msg *model.Message) error {
+	row, err := rowOf(msg)
+	if err != nil {
+		return err
+	}
+	return m.store.Save(row)
 }
 
 // cloudDelete removes the row; a pod only when the UID matches, and then
@@ -224,11 +227,7 @@ func (m *MetaManager) localUpdate(msg *model.Message) {
 		m.remoteRequest(msg)
 		return
 	}
-	row, err := rowOf(msg)
-	if err == nil {
-		err = m.store.Save(row)
-	}
-	if err != nil {
+	if err := m.saveMessage(msg); err != nil {
 		m.replyError(msg, err.Error())
 		return
 	}
@@ -241,11 +240,7 @@ func (m *MetaManager) localUpdate(msg *model.Message) {
 // localPatch stores the patch, then forwards the same message (same id) to
 // the cloud, whose response resolves the requester's SendSync directly.
 func (m *MetaManager) localPatch(msg *model.Message) {
-	row, err := rowOf(msg)
-	if err == nil {
-		err = m.store.Save(row)
-	}
-	if err != nil {
+	if err := m.saveMessage(msg); err != nil {
 		m.replyError(msg, err.Error())
 		return
 	}

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegate/edgegate/edgecore/config"
+	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
+	"github.com/edgegate/edgegate/edgecore/model"
+)
+
+func upstreamCount(v *testcloud.View, op, resource string) int {
+	n := 0
+	for _, u := range v.Upstream() {
+		if u.Msg.Router.Operation == op && u.Msg.Router.Resource == resource {
+			n++
+		}
+	}
+	return n
+}
+
+// TestJoinAndPodLifecycle: the binary joins with a token, clears it, and
+// persists and acks pod insert/update/delete exactly once each; a resend of
+// an applied message is acked again but not applied twice, and a stale
+// version never overwrites a newer one.
+func TestJoinAndPodLifecycle(t *testing.T) {
+	cloud := startCloud(t, testcloud.Options{}) // cloudcore's 5 s resend: an ack must beat it
+	n := newNode(t, cloud, token(t, cloud, time.Hour))
+	p := n.start(t)
+	waitCloud(t, cloud, "node registered", 20*time.Second, func(v *testcloud.View) bool {
+		_, ok := v.Node(nodeName)
+		return ok && v.Connected(nodeName)
+	})
+	cfg, err := config.Load(n.config)
+	if err != nil || cfg.Modules.EdgeHub.Token != "" {
+		t.Fatalf("token not cleared from %s (err %v)", n.config, err)
+	}
+	for _, f := range []string{"ca/rootCA.crt", "certs/server.crt", "certs/server.key"} {
+		if st, err := os.Stat(filepath.Join(n.dir, f)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v mode %v, want 0600", f, err, st.Mode().Perm())
+		}
+	}
+
+	spec := map[string]any{"nodeName": nodeName, "containers": []any{map[string]any{"name": "c", "image": "nginx"}}}
+	insert := testcloud.PodMessage("insert", "default", "web", "uid-web", "100", spec)
+	update := testcloud.PodMessage("update", "default", "web", "uid-web", "101", spec)
+	gone := testcloud.PodMessage("insert", "default", "gone", "uid-gone", "102", spec)
+	del := testcloud.PodMessage("delete", "default", "gone", "uid-gone", "103", spec)
+	for _, m := range []*model.Message{insert, update, gone, del} {
+		sent := time.Now()
+		if err := cloud.Send(nodeName, m); err != nil {
+			t.Fatal(err)
+		}
+		waitCloud(t, cloud, "ack of "+m.Router.Operation+" "+m.Router.Resource, 4*time.Second, func(v *testcloud.View) bool { return v.Acks(m.Header.ID) >= 1 })
+		if d := time.Since(sent); d > 4*time.Second {
+			t.Fatalf("ack took %s", d)
+		}
+	}
+	// Nothing was resent (acks beat the 5 s timer), so each was acked once.
+	time.Sleep(200 * time.Millisecond)
+	cloud.Inspect(func(v *testcloud.View) {
+		for _, m := range []*model.Message{insert, update, gone, del} {
+			if v.Acks(m.Header.ID) != 1 {
+				t.Errorf("%s %s acked %d times, want 1", m.Router.Operation, m.Router.Resource, v.Acks(m.Header.ID))
+			}
+		}
+		if v.Synced("default/pod/web") != "101" {
+			t.Errorf("cloud ObjectSync for web = %q, want 101", v.Synced("default/pod/web"))
+		}
+	})
+	// cloudcore resends a message whose ack it missed, and synccontroller may
+	// send an older version again: both are acked, neither is applied.
+	resent := testcloud.PodMessage("update", "default", "web", "uid-web", "101", spec)
+	resent.Header.ID = update.Header.ID
+	stale := testcloud.PodMessage("update", "default", "web", "uid-web", "100", map[string]any{"nodeName": nodeName, "stale": true})
+	for _, m := range []*model.Message{resent, stale} {
+		if err := cloud.SendRaw(nodeName, mustJSON(t, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCloud(t, cloud, "acks of resend and stale", 5*time.Second, func(v *testcloud.View) bool {
+		return v.Acks(update.Header.ID) == 2 && v.Acks(stale.Header.ID) == 1
+	})
+	p.waitLog(t, "already applied", 5*time.Second)
+
+	p.stop(t)
+	pods := n.podRows(t)
+	if len(pods) != 1 || !strings.Contains(pods["default/pod/web"], `"resourceVersion":"101"`) || strings.Contains(pods["default/pod/web"], "stale") {
+		t.Fatalf("stored pods %v, want only web at resourceVersion 101", pods)
+	}
+}

@@ -1,0 +1,231 @@
+// Package e2e runs the real edgecore binary against the test cloud over
+// loopback: join with a token, pod delivery and acks, outages, restarts,
+// bad input and refusals.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgegate/edgegate/edgecore/dbm"
+	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
+	"github.com/edgegate/edgegate/edgecore/metamanager"
+	"github.com/edgegate/edgegate/edgecore/model"
+)
+
+// binary is the edgecore built once for the package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "edgecore-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "edgecore")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, "github.com/edgegate/edgegate/cmd/edgecore")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build edgecore:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const nodeName = "edge-e2e"
+
+// node is one edge node's files: config, store and certificates.
+type node struct {
+	dir, config, db string
+}
+
+// newNode writes the config `keadm join --cloudcore-ipport=<ws>
+// --token=<token> --edgenode-name=edge-e2e` would leave, with paths under a
+// temp dir and a short heartbeat so tests do not wait 15 s per step.
+func newNode(t testing.TB, cloud *testcloud.Cloud, token string) *node {
+	t.Helper()
+	dir := t.TempDir()
+	n := &node{dir: dir, config: filepath.Join(dir, "edgecore.yaml"), db: filepath.Join(dir, "edgecore.db")}
+	doc := fmt.Sprintf(`apiVersion: edgecore.config.kubeedge.io/v1alpha2
+kind: EdgeCore
+database:
+  dataSource: %[1]s/edgecore.db
+modules:
+  edged:
+    tailoredKubeletFlag:
+      hostnameOverride: %[2]s
+    tailoredKubeletConfig:
+      nodeStatusUpdateFrequency: 1s
+  edgeHub:
+    enable: true
+    heartbeat: 1
+    httpServer: %[3]s
+    token: %[4]s
+    tlsCaFile: %[1]s/ca/rootCA.crt
+    tlsCertFile: %[1]s/certs/server.crt
+    tlsPrivateKeyFile: %[1]s/certs/server.key
+    websocket:
+      enable: true
+      server: %[5]s
+  metaManager:
+    enable: true
+`, dir, nodeName, cloud.HTTPServer(), token, cloud.WSServer())
+	if err := os.WriteFile(n.config, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// proc is a running edgecore.
+type proc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+type lockedWriter struct{ p *proc }
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	return w.p.stderr.Write(b)
+}
+
+// start execs edgecore with n's config.
+func (n *node) start(t testing.TB) *proc {
+	t.Helper()
+	p := &proc{done: make(chan struct{})}
+	p.cmd = exec.Command(binary, "--config", n.config)
+	p.cmd.Stdout = lockedWriter{p}
+	p.cmd.Stderr = lockedWriter{p}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("edgecore output:\n%s", p.output())
+		}
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t testing.TB) {
+	t.Helper()
+	if !p.running() {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("edgecore did not stop within 20 s of SIGTERM")
+	}
+}
+
+// waitLog waits until edgecore's output contains s.
+func (p *proc) waitLog(t testing.TB, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.output(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("edgecore did not log %q within %s", s, timeout)
+		}
+		if !p.running() {
+			t.Fatalf("edgecore exited (%v) before logging %q", p.err, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitCloud(t testing.TB, c *testcloud.Cloud, what string, timeout time.Duration, cond func(v *testcloud.View) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := c.Wait(ctx, what, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startCloud(t testing.TB, opts testcloud.Options) *testcloud.Cloud {
+	t.Helper()
+	c, err := testcloud.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func token(t testing.TB, c *testcloud.Cloud, ttl time.Duration) string {
+	t.Helper()
+	tok, err := c.Token(ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func mustJSON(t testing.TB, m *model.Message) []byte {
+	t.Helper()
+	b, err := model.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// podRows returns the stored pods of a stopped edgecore: key → JSON.
+func (n *node) podRows(t testing.TB) map[string]string {
+	t.Helper()
+	db, err := dbm.Open(n.db, dbm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, err := metamanager.NewStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := store.ListByType(model.ResourceTypePod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		out[r.Key] = r.Value
+	}
+	return out
+}

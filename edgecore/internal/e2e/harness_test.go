@@ -55,6 +55,12 @@ type node struct {
 // temp dir and a short heartbeat so tests do not wait 15 s per step.
 func newNode(t testing.TB, cloud *testcloud.Cloud, token string) *node {
 	t.Helper()
+	return newNodeQPS(t, cloud, token, 30)
+}
+
+// newNodeQPS is newNode with modules.edgeHub.messageQPS (burst 2×qps).
+func newNodeQPS(t testing.TB, cloud *testcloud.Cloud, token string, qps int) *node {
+	t.Helper()
 	dir := t.TempDir()
 	n := &node{dir: dir, config: filepath.Join(dir, "edgecore.yaml"), db: filepath.Join(dir, "edgecore.db")}
 	doc := fmt.Sprintf(`apiVersion: edgecore.config.kubeedge.io/v1alpha2
@@ -70,6 +76,8 @@ modules:
   edgeHub:
     enable: true
     heartbeat: 1
+    messageQPS: %[6]d
+    messageBurst: %[7]d
     httpServer: %[3]s
     token: %[4]s
     tlsCaFile: %[1]s/ca/rootCA.crt
@@ -80,7 +88,7 @@ modules:
       server: %[5]s
   metaManager:
     enable: true
-`, dir, nodeName, cloud.HTTPServer(), token, cloud.WSServer())
+`, dir, nodeName, cloud.HTTPServer(), token, cloud.WSServer(), qps, 2*qps)
 	if err := os.WriteFile(n.config, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -27,11 +27,7 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	cloud, err := testcloud.Start(testcloud.Options{ResendInterval: time.Second, KeepaliveTimeout: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cloud.Close)
+	cloud := testcloud.ForTest(t, testcloud.Options{ResendInterval: time.Second, KeepaliveTimeout: 3 * time.Second})
 	tok, _ := cloud.Token(time.Hour)
 	dir := t.TempDir()
 	cfg := edgehub.Config{

@@ -43,11 +43,7 @@ func TestObjectRespErr(t *testing.T) {
 // TestReporterAgainstCloud registers, patches and leases through a real
 // edgehub to the test cloud and checks the frames KubeEdge's cloud expects.
 func TestReporterAgainstCloud(t *testing.T) {
-	cloud, err := testcloud.Start(testcloud.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cloud.Close()
+	cloud := testcloud.ForTest(t, testcloud.Options{})
 	dir := t.TempDir()
 	db, err := dbm.Open(filepath.Join(dir, "db"), dbm.Options{})
 	if err != nil {

@@ -17,16 +17,6 @@ import (
 	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
 )
 
-func newCloud(t *testing.T, opts testcloud.Options) *testcloud.Cloud {
-	t.Helper()
-	c, err := testcloud.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 func config(t *testing.T, c *testcloud.Cloud, token string) certificate.Config {
 	dir := t.TempDir()
 	return certificate.Config{
@@ -39,7 +29,7 @@ func config(t *testing.T, c *testcloud.Cloud, token string) certificate.Config {
 }
 
 func TestBootstrapWithToken(t *testing.T) {
-	c := newCloud(t, testcloud.Options{})
+	c := testcloud.ForTest(t, testcloud.Options{})
 	tok, err := c.Token(time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +77,7 @@ func TestBootstrapWithToken(t *testing.T) {
 }
 
 func TestBootstrapRefusals(t *testing.T) {
-	c := newCloud(t, testcloud.Options{})
+	c := testcloud.ForTest(t, testcloud.Options{})
 	good, _ := c.Token(time.Hour)
 	expired, _ := c.Token(-time.Hour)
 	wrongHash := strings.Repeat("ab", 32) + good[64:]
@@ -124,8 +114,8 @@ func writeFile(t *testing.T, path string, data []byte) {
 }
 
 func TestStoredCertificateChecks(t *testing.T) {
-	c := newCloud(t, testcloud.Options{})
-	other := newCloud(t, testcloud.Options{})
+	c := testcloud.ForTest(t, testcloud.Options{})
+	other := testcloud.ForTest(t, testcloud.Options{})
 	now := time.Now()
 	tests := []struct {
 		name  string
@@ -164,7 +154,7 @@ func TestStoredCertificateChecks(t *testing.T) {
 }
 
 func TestRotate(t *testing.T) {
-	c := newCloud(t, testcloud.Options{})
+	c := testcloud.ForTest(t, testcloud.Options{})
 	tok, _ := c.Token(time.Hour)
 	cfg := config(t, c, tok)
 	m := certificate.NewManager(cfg)

@@ -18,7 +18,7 @@ import (
 func connectedNode(b *testing.B, qps int) (*testcloud.Cloud, *node, *proc) {
 	b.Helper()
 	// No resends during the run: every ack must come from a first delivery.
-	cloud := startCloud(b, testcloud.Options{ResendInterval: 10 * time.Minute, KeepaliveTimeout: time.Minute})
+	cloud := testcloud.ForTest(b, testcloud.Options{ResendInterval: 10 * time.Minute, KeepaliveTimeout: time.Minute})
 	n := newNodeQPS(b, cloud, token(b, cloud, time.Hour), qps)
 	p := n.start(b)
 	waitCloud(b, cloud, "connected", 30*time.Second, func(v *testcloud.View) bool { return v.Connected(nodeName) })

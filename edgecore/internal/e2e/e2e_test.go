@@ -12,22 +12,12 @@ import (
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
-func upstreamCount(v *testcloud.View, op, resource string) int {
-	n := 0
-	for _, u := range v.Upstream() {
-		if u.Msg.Router.Operation == op && u.Msg.Router.Resource == resource {
-			n++
-		}
-	}
-	return n
-}
-
 // TestJoinAndPodLifecycle: the binary joins with a token, clears it, and
 // persists and acks pod insert/update/delete exactly once each; a resend of
 // an applied message is acked again but not applied twice, and a stale
 // version never overwrites a newer one.
 func TestJoinAndPodLifecycle(t *testing.T) {
-	cloud := startCloud(t, testcloud.Options{}) // cloudcore's 5 s resend: an ack must beat it
+	cloud := testcloud.ForTest(t, testcloud.Options{}) // cloudcore's 5 s resend: an ack must beat it
 	n := newNode(t, cloud, token(t, cloud, time.Hour))
 	p := n.start(t)
 	waitCloud(t, cloud, "node registered", 20*time.Second, func(v *testcloud.View) bool {

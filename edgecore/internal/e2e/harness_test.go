@@ -187,16 +187,6 @@ func waitCloud(t testing.TB, c *testcloud.Cloud, what string, timeout time.Durat
 	}
 }
 
-func startCloud(t testing.TB, opts testcloud.Options) *testcloud.Cloud {
-	t.Helper()
-	c, err := testcloud.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 func token(t testing.TB, c *testcloud.Cloud, ttl time.Duration) string {
 	t.Helper()
 	tok, err := c.Token(ttl)

@@ -26,7 +26,7 @@ func outage() time.Duration {
 // pods, queues node status, reconnects by itself when the cloud returns,
 // and delivers the queued status; nothing acked is lost.
 func TestCloudOutageWithRestart(t *testing.T) {
-	cloud := startCloud(t, testcloud.Options{ResendInterval: time.Second, KeepaliveTimeout: 5 * time.Second})
+	cloud := testcloud.ForTest(t, testcloud.Options{ResendInterval: time.Second, KeepaliveTimeout: 5 * time.Second})
 	n := newNode(t, cloud, token(t, cloud, time.Hour))
 	p := n.start(t)
 	waitCloud(t, cloud, "connected", 20*time.Second, func(v *testcloud.View) bool { return v.Connected(nodeName) })

@@ -13,7 +13,7 @@ import (
 // TestBadInputFromCloud: malformed, unroutable and oversized frames are
 // logged and counted; the session stays and later messages are applied.
 func TestBadInputFromCloud(t *testing.T) {
-	cloud := startCloud(t, testcloud.Options{})
+	cloud := testcloud.ForTest(t, testcloud.Options{})
 	n := newNode(t, cloud, token(t, cloud, time.Hour))
 	p := n.start(t)
 	waitCloud(t, cloud, "connected", 20*time.Second, func(v *testcloud.View) bool { return v.Connected(nodeName) })
@@ -46,8 +46,8 @@ func TestBadInputFromCloud(t *testing.T) {
 // message naming the problem, and edgecore never connects (it keeps running
 // and retrying, offline).
 func TestRefusals(t *testing.T) {
-	cloud := startCloud(t, testcloud.Options{})
-	other := startCloud(t, testcloud.Options{})
+	cloud := testcloud.ForTest(t, testcloud.Options{})
+	other := testcloud.ForTest(t, testcloud.Options{})
 	now := time.Now()
 	tests := []struct {
 		name  string

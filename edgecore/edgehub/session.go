@@ -25,11 +25,12 @@ type session struct {
 // serve runs one session until it fails or ctx ends.
 func (h *EdgeHub) serve(ctx context.Context, conn *link.Conn) error {
 	s := &session{conn: conn, out: make(chan model.Message), done: make(chan struct{})}
+	// Publish the session before reading: an ack for the first cloud
+	// message must find it, not be taken for an offline send.
+	h.setSession(s)
 	errc := make(chan error, 2)
 	go func() { errc <- h.readLoop(s) }()
 	go func() { errc <- h.writeLoop(ctx, s) }()
-
-	h.setSession(s)
 	klog.Infof("edgehub: connected to %s as %s", h.cfg.Server, h.cfg.NodeName)
 	h.announce(model.CloudConnected)
 

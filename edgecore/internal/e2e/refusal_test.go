@@ -33,7 +33,7 @@ func TestBadInputFromCloud(t *testing.T) {
 	}
 	pod := testcloud.PodMessage("insert", "default", "after", "uid-after", "9", map[string]any{"nodeName": nodeName})
 	cloud.Send(nodeName, pod)
-	waitCloud(t, cloud, "pod after bad input acked", 10*time.Second, func(v *testcloud.View) bool { return v.Acks(pod.Header.ID) == 1 })
+	waitCloud(t, cloud, "pod after bad input acked", 10*time.Second, func(v *testcloud.View) bool { return v.Acks(pod.Header.ID) >= 1 })
 	cloud.Inspect(func(v *testcloud.View) {
 		if v.Connects(nodeName) != 1 {
 			t.Errorf("edgecore reconnected %d times; bad input must not cut the link", v.Connects(nodeName)-1)

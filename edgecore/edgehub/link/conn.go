@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -161,10 +160,4 @@ func (c *Conn) Close() error {
 	c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 	c.wmu.Unlock()
 	return c.ws.Close()
-}
-
-// IsClosed reports whether err means the peer or we closed the connection.
-func IsClosed(err error) bool {
-	var ce *websocket.CloseError
-	return errors.As(err, &ce) || errors.Is(err, websocket.ErrCloseSent)
 }

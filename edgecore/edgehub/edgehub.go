@@ -107,15 +107,15 @@ func (h *EdgeHub) Connected() bool {
 // serving from its store while edgehub keeps trying.
 func (h *EdgeHub) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
 	wg.Add(1)
 	go func() { defer wg.Done(); h.pumpUpstream(ctx) }()
-	defer wg.Wait()
 	if !h.ensureCertificate(ctx) {
 		return nil
 	}
-	go h.certs.Run(ctx)
+	wg.Add(1)
+	go func() { defer wg.Done(); h.certs.Run(ctx) }()
 	h.connectLoop(ctx)
 	return nil
 }

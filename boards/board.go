@@ -135,9 +135,12 @@ type Board struct {
 	// Net is the interface init reports and configures.
 	Net string
 
-	Modules  []Module
-	Userland []Files
-	Layout   Layout
+	Modules []Module
+	// ExcludeModules are dropped from the resolved set: soft dependencies
+	// the board's CPU cannot use.
+	ExcludeModules []string
+	Userland       []Files
+	Layout         Layout
 
 	Emulation *Emulation
 }

@@ -11,6 +11,12 @@ var uBootQEMU = Package{
 	SHA256: "02a14f0876b76c0d7d7934e9b83a77515c5bdbad1e00af84c445bfeb1e6b8665",
 }
 
+// virtMachine turns ACPI off: with firmware loaded QEMU would otherwise
+// route system_powerdown to an ACPI event device, which a kernel booted
+// with a device tree (as U-Boot boots it) never sees. With ACPI off the
+// power button is a gpio-keys KEY_POWER on both boot paths.
+const virtMachine = "virt,acpi=off"
+
 // virtioModules drive the disk and network of QEMU's virt machine. On virt,
 // -drive if=virtio is virtio-blk-pci while virtio-net-device is mmio, so
 // both transports are needed.
@@ -70,7 +76,7 @@ func QEMUArm64() Board {
 		Userland:      e2fsprogsArm64(),
 		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
 		Emulation: &Emulation{
-			Binary: "qemu-system-aarch64", Machine: "virt", CPU: "cortex-a57",
+			Binary: "qemu-system-aarch64", Machine: virtMachine, CPU: "cortex-a57",
 			MemoryMiB: 512, CPUs: 1,
 			BIOS:      "usr/lib/u-boot/qemu_arm64/u-boot.bin",
 			NetDevice: "virtio-net-device",
@@ -99,9 +105,12 @@ func QEMUArmv7() Board {
 		Net:           "eth0",
 		Modules:       modules(virtioModules, storageModules, powerKeyModules),
 		Userland:      e2fsprogsArmhf(),
-		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
+		// ext4's crc32c soft dependency also pulls in the ARMv8 CRC
+		// driver, which a Cortex-A15 cannot run (ENODEV).
+		ExcludeModules: []string{"crc32_arm_ce"},
+		Layout:         Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
 		Emulation: &Emulation{
-			Binary: "qemu-system-arm", Machine: "virt", CPU: "cortex-a15",
+			Binary: "qemu-system-arm", Machine: virtMachine, CPU: "cortex-a15",
 			MemoryMiB: 512, CPUs: 1,
 			BIOS:      "usr/lib/u-boot/qemu_arm/u-boot.bin",
 			NetDevice: "virtio-net-device",

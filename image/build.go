@@ -80,10 +80,6 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 	defer os.Remove(tmp)
 
-	initBin, err := o.initBinary(ctx)
-	if err != nil {
-		return Result{}, err
-	}
 	kernelRoot, err := o.unpack(ctx, b.Kernel)
 	if err != nil {
 		return Result{}, err
@@ -98,6 +94,10 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	if err := o.addUserland(ctx, arc); err != nil {
+		return Result{}, err
+	}
+	initBin, err := o.initBinary(ctx)
+	if err != nil {
 		return Result{}, err
 	}
 	if err := addInit(arc, initBin, o); err != nil {
@@ -172,6 +172,7 @@ func (o Options) addModules(arc *initramfs.Archive, kernelRoot string) (int, err
 	if err != nil {
 		return 0, fmt.Errorf("board %s: %w", b.Name, err)
 	}
+	mods = exclude(mods, b.ExcludeModules)
 	needed := neededBy(mods, required)
 	var list []kmod.Entry
 	for _, m := range mods {
@@ -182,6 +183,21 @@ func (o Options) addModules(arc *initramfs.Archive, kernelRoot string) (int, err
 		list = append(list, kmod.Entry{Path: "/" + inImage, Required: needed[m.Name]})
 	}
 	return len(mods), arc.File(kmod.ListPath, kmod.Format(list), 0o644)
+}
+
+// exclude drops the named modules from a resolved list.
+func exclude(mods []moddep.Info, names []string) []moddep.Info {
+	drop := map[string]bool{}
+	for _, n := range names {
+		drop[moddep.Canonical(n)] = true
+	}
+	kept := mods[:0:0]
+	for _, m := range mods {
+		if !drop[m.Name] {
+			kept = append(kept, m)
+		}
+	}
+	return kept
 }
 
 // neededBy marks the required modules and their hard dependencies: if ext4

@@ -16,7 +16,8 @@ func main() {
 		con.Say("init must run as PID 1 (this is PID %d)", os.Getpid())
 		os.Exit(2)
 	}
-	sys, err := boot.Start(con)
+	ctx := context.Background()
+	sys, err := boot.Start(ctx, con)
 	if err != nil {
 		// PID 1 must not exit: the kernel would panic. Report, give the
 		// console time to drain, and reboot so a trial slot falls back.
@@ -25,7 +26,7 @@ func main() {
 		_ = power.Halt(power.Reboot)
 		select {}
 	}
-	if err := sys.Serve(context.Background()); err != nil {
+	if err := sys.Serve(); err != nil {
 		con.Say("halt failed: %v", err)
 	}
 	select {}

@@ -36,12 +36,16 @@ type System struct {
 	Info    buildinfo.Info
 	Slot    string
 	dataOK  bool
+	stops   <-chan power.Request
 }
 
 // Start brings the system up to the ready line. Errors that leave the
 // gateway unusable are returned; everything else is reported and the boot
 // goes on, so the device stays reachable.
-func Start(con *Console) (*System, error) {
+//
+// Stop requests are watched from before the ready line: a power key
+// pressed the moment the gateway says it is ready must not be lost.
+func Start(ctx context.Context, con *Console) (*System, error) {
 	if err := mountEarly(); err != nil {
 		return nil, err
 	}
@@ -57,6 +61,8 @@ func Start(con *Console) (*System, error) {
 		return nil, err
 	}
 	s.findDevices()
+	s.stops = power.Watch(ctx)
+	go reap(ctx)
 	s.mountData()
 	s.countBoot()
 	con.Say("ready version=%s slot=%s board=%s", info.Version, s.Slot, info.Board)
@@ -165,10 +171,8 @@ func writeFileSync(path string, data []byte) error {
 
 // Serve waits for a stop request, then stops the system. It returns only
 // if the final reboot(2) fails.
-func (s *System) Serve(ctx context.Context) error {
-	reqs := power.Watch(ctx)
-	go reap(ctx)
-	req := <-reqs
+func (s *System) Serve() error {
+	req := <-s.stops
 	s.Console.Say("%s requested by %s", req.Action, req.Cause)
 	return s.Stop(req.Action)
 }

@@ -38,11 +38,15 @@ type BootPath int
 const (
 	UBoot  BootPath = iota // the whole disk through U-Boot, the real boot path
 	Direct                 // -kernel/-initrd from slot A, skipping the bootloader
+	Kernel                 // a kernel and initramfs given as files, no disk image required
 )
 
 func (p BootPath) String() string {
-	if p == Direct {
+	switch p {
+	case Direct:
 		return "direct"
+	case Kernel:
+		return "kernel"
 	}
 	return "u-boot"
 }
@@ -65,6 +69,11 @@ type Config struct {
 	Path  BootPath
 	// Firmware is U-Boot for the UBoot path (see Firmware).
 	Firmware string
+	// KernelFile and InitrdFile are booted by the Kernel path (the boot
+	// time floor: the board's kernel with a trivial init).
+	KernelFile, InitrdFile string
+	// Append adds kernel parameters on the Direct and Kernel paths.
+	Append string
 	// Reboot lets a guest reboot restart the machine; without it a guest
 	// reboot ends QEMU, which is what most tests want.
 	Reboot bool
@@ -113,8 +122,10 @@ func Start(ctx context.Context, c Config) (*Machine, error) {
 	if emu == nil {
 		return nil, fmt.Errorf("board %s: QEMU cannot emulate it", c.Board.Name)
 	}
-	if _, err := os.Stat(c.Image); err != nil {
-		return nil, fmt.Errorf("image: %w", err)
+	if c.Path != Kernel {
+		if _, err := os.Stat(c.Image); err != nil {
+			return nil, fmt.Errorf("image: %w", err)
+		}
 	}
 	work, err := os.MkdirTemp("", "edgegate-qemu-")
 	if err != nil {
@@ -159,7 +170,6 @@ func (m *Machine) args(c Config) ([]string, error) {
 	args := []string{
 		"-M", emu.Machine, "-cpu", emu.CPU,
 		"-m", strconv.Itoa(emu.MemoryMiB), "-smp", strconv.Itoa(emu.CPUs),
-		"-drive", "file=" + c.Image + ",if=virtio,format=raw",
 		"-netdev", "user,id=n0", "-device", emu.NetDevice + ",netdev=n0",
 		"-qmp", "unix:" + filepath.Join(m.workDir, "qmp.sock") + ",server=on,wait=off",
 	}
@@ -170,6 +180,9 @@ func (m *Machine) args(c Config) ([]string, error) {
 	}
 	if !c.Reboot {
 		args = append(args, "-no-reboot")
+	}
+	if c.Image != "" {
+		args = append(args, "-drive", "file="+c.Image+",if=virtio,format=raw")
 	}
 	switch c.Path {
 	case UBoot:
@@ -183,7 +196,10 @@ func (m *Machine) args(c Config) ([]string, error) {
 			return nil, err
 		}
 		args = append(args, "-kernel", kernel, "-initrd", initrd,
-			"-append", image.Bootargs(c.Board)+" edgegate.slot=a")
+			"-append", strings.TrimSpace(image.Bootargs(c.Board)+" edgegate.slot=a "+c.Append))
+	case Kernel:
+		args = append(args, "-kernel", c.KernelFile, "-initrd", c.InitrdFile,
+			"-append", strings.TrimSpace(image.Bootargs(c.Board)+" "+c.Append))
 	}
 	return append(args, c.Extra...), nil
 }

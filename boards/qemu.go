@@ -46,6 +46,14 @@ var powerKeyModules = []Module{
 	{Name: "evdev"},
 }
 
+// watchdogModules give QEMU guests a /dev/watchdog that init feeds: the
+// software watchdog resets the machine when init stops feeding it, which
+// is what a hardware one does on a board (armhf's kernel has no i6300esb
+// driver, so both QEMU boards use softdog).
+var watchdogModules = []Module{
+	{Name: "softdog"},
+}
+
 func modules(lists ...[]Module) []Module {
 	var ms []Module
 	for _, l := range lists {
@@ -72,7 +80,7 @@ func QEMUArm64() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules, powerKeyModules),
+		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules),
 		Userland:      e2fsprogsArm64(),
 		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
 		Emulation: &Emulation{
@@ -103,7 +111,7 @@ func QEMUArmv7() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules, powerKeyModules),
+		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules),
 		Userland:      e2fsprogsArmhf(),
 		// ext4's crc32c soft dependency also pulls in the ARMv8 CRC
 		// driver, which a Cortex-A15 cannot run (ENODEV).

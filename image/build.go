@@ -45,6 +45,12 @@ type Options struct {
 	Init   string
 	Source string // the edgegate module's root directory
 	Epoch  int64
+	// Config is the device config (YAML, see init/config); nil means
+	// DefaultConfig for the board. A config that does not validate fails
+	// the build.
+	Config []byte
+	// Extra files are added to the initramfs (service executables, say).
+	Extra []ExtraFile
 	// Progress receives one line per step; nil discards them.
 	Progress func(format string, args ...any)
 }
@@ -94,6 +100,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	if err := o.addUserland(ctx, arc); err != nil {
+		return Result{}, err
+	}
+	if err := o.addSystemFiles(arc); err != nil {
 		return Result{}, err
 	}
 	initBin, err := o.initBinary(ctx)

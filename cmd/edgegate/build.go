@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"k8s.io/klog/v2"
 
@@ -19,6 +20,8 @@ func runBuild(ctx context.Context, args []string) error {
 	source := fs.String("source", "", "edgegate source tree (default: found from the current directory)")
 	ver := fs.String("version", version, "version recorded in the image")
 	epoch := fs.Int64("epoch", image.DefaultEpoch, "timestamp (Unix seconds) written into the image")
+	cfgFile := fs.String("config", "", "device config (YAML, see init/config); default: DHCP on the board's interface, no services")
+	adds := fs.StringArray("add", nil, "add a host file to the image as SRC:DST (repeatable), e.g. a service executable")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -29,9 +32,27 @@ func runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var cfg []byte
+	if *cfgFile != "" {
+		if cfg, err = os.ReadFile(*cfgFile); err != nil {
+			return fmt.Errorf("--config: %w", err)
+		}
+		// Fail at once, not after the packages are fetched.
+		if _, err := image.CheckConfig(cfg); err != nil {
+			return fmt.Errorf("%s: %w", *cfgFile, err)
+		}
+	}
+	var extra []image.ExtraFile
+	for _, a := range *adds {
+		f, err := image.ParseAdd(a)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, f)
+	}
 	res, err := image.Build(ctx, image.Options{
 		Board: b, Version: *ver, Output: *out, Cache: newCache(*cache),
-		Init: *initBin, Source: *source, Epoch: *epoch,
+		Init: *initBin, Source: *source, Epoch: *epoch, Config: cfg, Extra: extra,
 		Progress: func(format string, a ...any) { klog.Infof(format, a...) },
 	})
 	if err != nil {

@@ -1,0 +1,85 @@
+# edgegate: `make run` builds the default image and boots it under QEMU;
+# `make test` runs every test, QEMU boots included. Both install what they
+# need first (apt packages, foreign architectures for the kernel packages).
+
+SHELL := /bin/bash
+GO ?= go
+BOARD ?= qemu-arm64
+OUT ?= out
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+EDGEGATE_CACHE ?= $(HOME)/.cache/edgegate
+export EDGEGATE_CACHE
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Host packages: QEMU and the tools the tests use to check our images with
+# independent implementations (sfdisk, fsck.vfat, mtools, cpio, mkimage).
+APT_PACKAGES := qemu-system-arm dosfstools fdisk mtools cpio u-boot-tools e2fsprogs \
+	iproute2 gcc dpkg-dev ca-certificates
+FOREIGN_ARCHES := arm64 armhf
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all deps edgegate image run test test-unit test-system lint bench clean
+
+all: edgegate
+
+# deps installs host packages and adds the foreign architectures whose
+# kernel and userland packages the boards pin. Idempotent: it does nothing
+# when everything is there. apt-get update may fail on one foreign index
+# mid-sync while the packages needed download fine, so its exit status is
+# not trusted; the pinned sha256 of every package is what counts.
+deps:
+	@missing=""; \
+	for a in $(FOREIGN_ARCHES); do \
+	  dpkg --print-foreign-architectures | grep -qx $$a || { $(SUDO) dpkg --add-architecture $$a; missing=1; }; \
+	done; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] || ! apt-cache show linux-image-6.1.0-50-armmp-lpae:armhf >/dev/null 2>&1; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) apt-get update -q || echo "deps: apt-get update reported errors; going on"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+edgegate:
+	@mkdir -p $(OUT)
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(OUT)/edgegate ./cmd/edgegate
+
+image: deps edgegate
+	rm -f $(OUT)/$(BOARD).img
+	$(OUT)/edgegate build --board $(BOARD) --version $(VERSION) -o $(OUT)/$(BOARD).img
+
+# run boots the image with the console on this terminal (leave with
+# Ctrl-A X). UNTIL='edgegate: ready' exits once the console shows it.
+run: image
+	cp --sparse=always $(OUT)/$(BOARD).img $(OUT)/$(BOARD)-run.img
+	$(OUT)/edgegate qemu --image $(OUT)/$(BOARD)-run.img $(if $(UNTIL),--until '$(UNTIL)' --timeout 3m)
+
+test: deps test-unit test-system
+
+# Fast tests with the race detector; QEMU boots and long waits skip under -short.
+test-unit:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -race -short -timeout 15m ./...
+
+# Whole images, QEMU boots of every emulated board and both boot paths,
+# and the long cloud-outage test.
+test-system:
+	$(GO) test -count=1 -timeout 25m ./image/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench: deps
+	@mkdir -p $(OUT)/bench
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m $$($(GO) list ./edgecore/... ./init/... | grep -v /internal/e2e) | tee $(OUT)/bench/unit.txt
+	$(GO) test -run '^$$' -bench 'CloudToAck|ExecToConnected' -benchtime 200x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e.txt
+	$(GO) test -run '^$$' -bench IdleFootprint -benchtime 1x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-idle.txt
+	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 40m ./qemu/ | tee $(OUT)/bench/qemu.txt
+	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-idle.txt
+	@echo "wrote BENCHMARKS.md"
+
+clean:
+	rm -rf $(OUT)

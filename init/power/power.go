@@ -45,7 +45,10 @@ func Watch(ctx context.Context) <-chan Request {
 	reqs := make(chan Request, 4)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGUSR2, unix.SIGINT)
-	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+	if os.Getpid() == 1 {
+		// Only PID 1 owns the machine's ctrl-alt-del behaviour.
+		_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+	}
 	go func() {
 		defer signal.Stop(sigs)
 		for {

@@ -1,7 +1,12 @@
 package power
 
 import (
+	"context"
+	"os"
+	"time"
+
 	"encoding/binary"
+	"golang.org/x/sys/unix"
 	"testing"
 	"unsafe"
 )
@@ -31,6 +36,35 @@ func TestIsPowerPress(t *testing.T) {
 	for _, tt := range tests {
 		if got := IsPowerPress(tt.ev); got != tt.want {
 			t.Errorf("%s: IsPowerPress = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestSignalsBecomeRequests sends the busybox stop signals to this process
+// and checks what each one asks for.
+func TestSignalsBecomeRequests(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reqs := Watch(ctx)
+	tests := []struct {
+		sig  unix.Signal
+		want Action
+	}{
+		{unix.SIGTERM, Reboot},
+		{unix.SIGUSR2, PowerOff},
+		{unix.SIGINT, Reboot},
+	}
+	for _, tt := range tests {
+		if err := unix.Kill(os.Getpid(), tt.sig); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-reqs:
+			if r.Action != tt.want || r.Cause != tt.sig.String() {
+				t.Errorf("%v: got %+v, want %v", tt.sig, r, tt.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v: no request", tt.sig)
 		}
 	}
 }

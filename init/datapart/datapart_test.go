@@ -3,7 +3,6 @@ package datapart
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -29,31 +28,6 @@ func TestProbe(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%s: Probe = %v, %v; want %v", tt.name, got, err, tt.want)
 		}
-	}
-}
-
-// TestProbeRealMkfs makes a real ext4 with the host's mke2fs and probes it.
-func TestProbeRealMkfs(t *testing.T) {
-	mkfs, err := exec.LookPath("mke2fs")
-	if err != nil {
-		t.Skip("mke2fs not installed")
-	}
-	img := filepath.Join(t.TempDir(), "data.img")
-	if err := os.WriteFile(img, make([]byte, 16<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, _ := os.Open(img)
-	if s, _ := Probe(f); s != Blank {
-		t.Fatalf("before mkfs: %v", s)
-	}
-	f.Close()
-	if err := format(Options{Device: img, Label: "data", Mkfs: mkfs}); err != nil {
-		t.Fatal(err)
-	}
-	f, _ = os.Open(img)
-	defer f.Close()
-	if s, _ := Probe(f); s != Ext4 {
-		t.Fatalf("after mkfs: %v", s)
 	}
 }
 

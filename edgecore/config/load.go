@@ -8,8 +8,9 @@ import (
 )
 
 // Load reads the file at path over the defaults (fields the file leaves out
-// keep their default), rejecting unknown or duplicate fields, and validates
-// the result.
+// keep their default) and validates the result. Fields of KubeEdge's schema
+// that edgegate does not use are accepted and listed in IgnoredFields;
+// other unknown fields and duplicate keys are errors.
 func Load(path string) (*EdgeCoreConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -25,9 +26,11 @@ func Load(path string) (*EdgeCoreConfig, error) {
 // Parse decodes and validates a configuration document.
 func Parse(data []byte) (*EdgeCoreConfig, error) {
 	cfg := NewDefault()
-	if err := yaml.UnmarshalStrict(data, cfg); err != nil {
+	ignored, err := decode(data, cfg)
+	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
+	cfg.IgnoredFields = ignored
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

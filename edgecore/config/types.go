@@ -17,6 +17,10 @@ type EdgeCoreConfig struct {
 	Modules         *Modules        `json:"modules,omitempty"`
 	FeatureGates    map[string]bool `json:"featureGates,omitempty"`
 	EdgeCoreVersion string          `json:"edgecoreVersion,omitempty"`
+
+	// IgnoredFields lists, as dotted paths, the KubeEdge fields the loaded
+	// file set that edgegate does not use.
+	IgnoredFields []string `json:"-"`
 }
 
 // DataBase says where the store lives. edgegate's store is a bbolt file;

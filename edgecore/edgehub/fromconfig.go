@@ -1,15 +1,11 @@
 package edgehub
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"regexp"
 	"time"
 
 	"github.com/edgegate/edgegate/edgecore/config"
-	"github.com/edgegate/edgegate/edgecore/edgehub/internal/atomicfile"
 )
 
 // FromConfig maps an EdgeCore config onto edgehub's, with KubeEdge's field
@@ -49,42 +45,19 @@ func FromConfig(c *config.EdgeCoreConfig) (Config, error) {
 
 func seconds(n int32) time.Duration { return time.Duration(n) * time.Second }
 
-// tokenLine matches the value of modules.edgeHub.token in a YAML file.
-var tokenLine = regexp.MustCompile(`(?m)^(\s*token:\s*)("[^"\n]*"|'[^'\n]*'|[^\s#\n]+)(.*)$`)
-
 // ClearToken removes the join token from the config file at path, as
-// KubeEdge's edgecore does after a successful bootstrap. It edits only the
-// token line, so comments and layout stay, checks the result still parses
-// with an empty token, and replaces the file atomically.
+// KubeEdge's edgecore does after a successful bootstrap. The file is edited
+// in place (comments and KubeEdge fields edgegate does not use are kept)
+// and replaced atomically.
 func ClearToken(path string) error {
-	data, err := os.ReadFile(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return fmt.Errorf("clear token: %w", err)
-	}
-	cfg, err := config.Parse(data)
-	if err != nil {
-		return fmt.Errorf("clear token: %s: %w", path, err)
 	}
 	if cfg.Modules == nil || cfg.Modules.EdgeHub == nil || cfg.Modules.EdgeHub.Token == "" {
 		return nil
 	}
-	out := tokenLine.ReplaceAll(data, []byte(`${1}""${3}`))
-	if again, err := config.Parse(out); err != nil || again.Modules.EdgeHub.Token != "" || bytes.Equal(out, data) {
-		// Unusual layout (flow style, several token keys): rewrite whole.
-		cfg.Modules.EdgeHub.Token = ""
-		if out, err = config.Marshal(cfg); err != nil {
-			return fmt.Errorf("clear token: %w", err)
-		}
-	}
-	return writeAtomic(path, out)
-}
-
-func writeAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o600)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	if err := atomicfile.Write(path, data, mode); err != nil {
+	if err := config.SetFields(path, map[string]string{"modules.edgeHub.token": ""}); err != nil {
 		return fmt.Errorf("clear token: %w", err)
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/edgegate/edgegate/edgecore/edgehub/internal/atomicfile"
+	"github.com/edgegate/edgegate/edgecore/internal/atomicfile"
 )
 
 func writeFileAtomic(path string, data []byte) error {

@@ -54,6 +54,20 @@ var watchdogModules = []Module{
 	{Name: "softdog"},
 }
 
+// containerModules are what containerd and its containers need from the
+// kernel: overlay for the snapshotter (loaded before containerd starts: the
+// snapshotter checks for it when it initialises), bridge and veth for the
+// CNI bridge, and nftables NAT so containers reach what the gateway reaches.
+// Real boards with the same Debian kernels list them too.
+var containerModules = []Module{
+	{Name: "overlay"},
+	{Name: "bridge"},
+	{Name: "veth"},
+	{Name: "nf_tables"},
+	{Name: "nft_chain_nat"},
+	{Name: "nft_masq"},
+}
+
 func modules(lists ...[]Module) []Module {
 	var ms []Module
 	for _, l := range lists {
@@ -80,7 +94,7 @@ func QEMUArm64() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules),
+		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, containerModules),
 		Userland:      e2fsprogsArm64(),
 		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
 		Emulation: &Emulation{
@@ -111,7 +125,7 @@ func QEMUArmv7() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules),
+		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, containerModules),
 		Userland:      e2fsprogsArmhf(),
 		// ext4's crc32c soft dependency also pulls in the ARMv8 CRC
 		// driver, which a Cortex-A15 cannot run (ENODEV).

@@ -51,6 +51,10 @@ type Options struct {
 	Config []byte
 	// Extra files are added to the initramfs (service executables, say).
 	Extra []ExtraFile
+	// Containerd adds the container runtime (containerd, runc, CNI
+	// plugins; see image/containerd.go). Off, the image is the bare floor
+	// the boot benchmarks measure.
+	Containerd bool
 	// Progress receives one line per step; nil discards them.
 	Progress func(format string, args ...any)
 }
@@ -100,6 +104,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	if err := o.addUserland(ctx, arc); err != nil {
+		return Result{}, err
+	}
+	if err := o.addContainerd(ctx, arc); err != nil {
 		return Result{}, err
 	}
 	if err := o.addSystemFiles(arc); err != nil {

@@ -21,6 +21,7 @@ func runBuild(ctx context.Context, args []string) error {
 	ver := fs.String("version", version, "version recorded in the image")
 	epoch := fs.Int64("epoch", image.DefaultEpoch, "timestamp (Unix seconds) written into the image")
 	cfgFile := fs.String("config", "", "device config (YAML, see init/config); default: DHCP on the board's interface, no services")
+	withCtrd := fs.Bool("containerd", true, "include the container runtime (containerd, runc, CNI plugins)")
 	adds := fs.StringArray("add", nil, "add a host file to the image as SRC:DST (repeatable), e.g. a service executable")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,7 +53,7 @@ func runBuild(ctx context.Context, args []string) error {
 	}
 	res, err := image.Build(ctx, image.Options{
 		Board: b, Version: *ver, Output: *out, Cache: newCache(*cache),
-		Init: *initBin, Source: *source, Epoch: *epoch, Config: cfg, Extra: extra,
+		Init: *initBin, Source: *source, Epoch: *epoch, Config: cfg, Extra: extra, Containerd: *withCtrd,
 		Progress: func(format string, a ...any) { klog.Infof(format, a...) },
 	})
 	if err != nil {

@@ -1,0 +1,69 @@
+package image
+
+import (
+	"context"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/edgegate/edgegate/image/ctrdbuild"
+	"github.com/edgegate/edgegate/image/initramfs"
+)
+
+// Where the container runtime lives in the image. The multi-call binary
+// serves every containerd role by the name it is run under (see
+// cmd/edgegate-containerd); containerd finds the shim and runc by PATH.
+const (
+	containerdBin = "/usr/bin/edgegate-containerd"
+	runcBin       = "/usr/bin/runc"
+	cniBinDir     = "/usr/libexec/cni"
+)
+
+var containerdLinks = []string{"/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/edgegate-ctr"}
+
+// addContainerd builds (or takes from the cache) the container runtime for
+// the board's architecture and adds it to the initramfs.
+func (o Options) addContainerd(ctx context.Context, arc *initramfs.Archive) error {
+	if !o.Containerd {
+		return nil
+	}
+	src := o.Source
+	if src == "" {
+		var err error
+		if src, err = FindSource("."); err != nil {
+			return err
+		}
+	}
+	b := ctrdbuild.Builder{Cache: filepath.Join(o.Cache.Dir, "runtime"), Source: src, Progress: o.Progress}
+	bins, err := b.Build(ctx, o.Board.Arch)
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{"/usr/bin", cniBinDir} {
+		if err := mkdirs(arc, d); err != nil {
+			return err
+		}
+	}
+	if err := arc.CopyFile(containerdBin, bins.Containerd); err != nil {
+		return err
+	}
+	for _, l := range containerdLinks {
+		if err := arc.Symlink(l, path.Base(containerdBin)); err != nil {
+			return err
+		}
+	}
+	if err := arc.CopyFile(runcBin, bins.Runc); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(bins.Plugins))
+	for n := range bins.Plugins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := arc.CopyFile(path.Join(cniBinDir, n), bins.Plugins[n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

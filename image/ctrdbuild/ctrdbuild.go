@@ -1,0 +1,282 @@
+// Package ctrdbuild compiles the container runtime that goes into an
+// image: edgegate's multi-call containerd binary (containerd v2 pinned in
+// go.mod, its runc shim, the init service and edgegate-ctr), runc (static,
+// with seccomp, cross-compiled with Debian's gcc) and the CNI plugins of the
+// bridge network. Builds are reproducible (-trimpath, no VCS stamping, fixed
+// ldflags) and kept in a cache keyed by every input, so a second image
+// build costs nothing.
+package ctrdbuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/edgegate/edgegate/boards"
+)
+
+// Pinned versions of what is built outside edgegate's own module.
+// containerd itself is pinned in go.mod (ContainerdVersion must match it).
+const (
+	ContainerdVersion = "v2.4.2"
+	RuncVersion       = "v1.5.2"
+	PluginsVersion    = "v1.10.0"
+)
+
+// containerdTags drop what a gateway does not use (Kubernetes CRI, OTLP
+// tracing, cgo-only snapshotters); the shim's no_grpc halves its part.
+const containerdTags = "urfave_cli_no_docs osusergo netgo static_build no_btrfs no_devmapper no_zfs no_cri no_tracing"
+
+// runcTags: seccomp on; libpathrs (Rust) left out, runc then uses its Go path.
+const runcTags = "seccomp urfave_cli_no_docs netgo osusergo"
+
+// Plugins are the CNI plugins the image carries, by name in the image.
+var Plugins = map[string]string{
+	"bridge":     "github.com/containernetworking/plugins/plugins/main/bridge",
+	"host-local": "github.com/containernetworking/plugins/plugins/ipam/host-local",
+	"loopback":   "github.com/containernetworking/plugins/plugins/main/loopback",
+	"portmap":    "github.com/containernetworking/plugins/plugins/meta/portmap",
+}
+
+// Binaries are the built files for one architecture, by role.
+type Binaries struct {
+	Containerd string            // the multi-call binary
+	Runc       string            // static runc
+	Plugins    map[string]string // CNI plugin name -> file
+}
+
+// Builder builds into and reuses Cache.
+type Builder struct {
+	Cache  string // directory of finished builds, one per input hash
+	Source string // edgegate's module root
+	// Progress receives one line per step; nil discards them.
+	Progress func(format string, args ...any)
+}
+
+// Build returns the runtime binaries for arch, building what the cache
+// lacks.
+func (b Builder) Build(ctx context.Context, arch boards.Arch) (Binaries, error) {
+	if b.Progress == nil {
+		b.Progress = func(string, ...any) {}
+	}
+	goVersion, err := output(ctx, "", nil, "go", "env", "GOVERSION")
+	if err != nil {
+		return Binaries{}, err
+	}
+	var bins Binaries
+	if bins.Containerd, err = b.containerd(ctx, arch, goVersion); err != nil {
+		return Binaries{}, err
+	}
+	if bins.Runc, err = b.runc(ctx, arch, goVersion); err != nil {
+		return Binaries{}, err
+	}
+	bins.Plugins = map[string]string{}
+	names := make([]string, 0, len(Plugins))
+	for n := range Plugins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if bins.Plugins[n], err = b.plugin(ctx, arch, goVersion, n); err != nil {
+			return Binaries{}, err
+		}
+	}
+	return bins, nil
+}
+
+func goEnv(arch boards.Arch, cgo bool) []string {
+	env := []string{"GOOS=linux", "GOARCH=" + arch.GOARCH(), "GOARM=" + arch.GOARM(), "GOFLAGS=-buildvcs=false"}
+	if cgo {
+		return append(env, "CGO_ENABLED=1")
+	}
+	return append(env, "CGO_ENABLED=0")
+}
+
+// containerd builds cmd/edgegate-containerd from the source tree; its key
+// covers go.mod, go.sum and the sources of the packages it is made of.
+func (b Builder) containerd(ctx context.Context, arch boards.Arch, goVersion string) (string, error) {
+	ldflags := "-s -w -X github.com/containerd/containerd/v2/version.Version=" + ContainerdVersion
+	key := newKey("edgegate-containerd", goVersion, string(arch), containerdTags, ldflags)
+	for _, p := range []string{"go.mod", "go.sum"} {
+		if err := key.file(filepath.Join(b.Source, p)); err != nil {
+			return "", err
+		}
+	}
+	for _, d := range []string{"cmd/edgegate-containerd", "init/containerd", "init/containerd/ctr"} {
+		if err := key.goFiles(filepath.Join(b.Source, d)); err != nil {
+			return "", err
+		}
+	}
+	return b.cached(key, "edgegate-containerd", func(out string) error {
+		b.Progress("compiling containerd %s for %s", ContainerdVersion, arch)
+		_, err := output(ctx, b.Source, goEnv(arch, false), "go", "build", "-trimpath", "-tags", containerdTags,
+			"-ldflags", ldflags, "-o", out, "./cmd/edgegate-containerd")
+		return err
+	})
+}
+
+// runc is cgo (libseccomp, nsexec) linked as a static PIE with Debian's
+// cross gcc, as runc's own "make static" does.
+func (b Builder) runc(ctx context.Context, arch boards.Arch, goVersion string) (string, error) {
+	triplet := map[boards.Arch]string{boards.ARM64: "aarch64-linux-gnu", boards.ARMv7: "arm-linux-gnueabihf"}[arch]
+	cc := triplet + "-gcc"
+	ccVersion, err := output(ctx, "", nil, cc, "-dumpfullversion")
+	if err != nil {
+		return "", fmt.Errorf("runc needs the cross compiler %s (Debian gcc-%s) and libseccomp-dev:%s: %w",
+			cc, triplet, arch.DebianArch(), err)
+	}
+	ldflags := "-s -w -X main.gitCommit=" + RuncVersion + " -X main.version=" + strings.TrimPrefix(RuncVersion, "v") +
+		" -linkmode external -extldflags -static-pie"
+	key := newKey("runc", RuncVersion, goVersion, string(arch), runcTags, ldflags, cc, ccVersion)
+	if err := key.file(filepath.Join("/usr/lib", triplet, "libseccomp.a")); err != nil {
+		return "", fmt.Errorf("runc needs libseccomp-dev:%s: %w", arch.DebianArch(), err)
+	}
+	env := append(goEnv(arch, true), "CC="+cc, "PKG_CONFIG_PATH=/usr/lib/"+triplet+"/pkgconfig")
+	return b.cached(key, "runc", func(out string) error {
+		b.Progress("compiling runc %s for %s", RuncVersion, arch)
+		return goInstall(ctx, env, out, "github.com/opencontainers/runc@"+RuncVersion,
+			"-buildmode=pie", "-tags", runcTags, "-ldflags", ldflags)
+	})
+}
+
+func (b Builder) plugin(ctx context.Context, arch boards.Arch, goVersion, name string) (string, error) {
+	ldflags := "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=" + PluginsVersion
+	key := newKey("cni", name, PluginsVersion, goVersion, string(arch), ldflags)
+	return b.cached(key, name, func(out string) error {
+		b.Progress("compiling CNI %s %s for %s", name, PluginsVersion, arch)
+		return goInstall(ctx, goEnv(arch, false), out, Plugins[name]+"@"+PluginsVersion, "-ldflags", ldflags)
+	})
+}
+
+// goInstall builds pkg@version in module mode, outside edgegate's go.mod,
+// so the module's own go.sum decides its dependencies. go install will not
+// take GOBIN for a cross build, so it installs into a scratch GOPATH whose
+// module cache is the usual one.
+func goInstall(ctx context.Context, env []string, out, pkgAtVersion string, flags ...string) error {
+	modcache, err := output(ctx, "", nil, "go", "env", "GOMODCACHE")
+	if err != nil {
+		return err
+	}
+	gopath, err := os.MkdirTemp("", "edgegate-gopath-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(gopath)
+	env = append(env, "GOPATH="+gopath, "GOMODCACHE="+modcache, "GOBIN=")
+	args := append([]string{"install", "-trimpath"}, flags...)
+	if _, err := output(ctx, "", env, "go", append(args, pkgAtVersion)...); err != nil {
+		return err
+	}
+	var goarch string
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "GOARCH="); ok {
+			goarch = v
+		}
+	}
+	name := filepath.Base(strings.SplitN(pkgAtVersion, "@", 2)[0])
+	built := filepath.Join(gopath, "bin", "linux_"+goarch, name)
+	return copyFile(built, out)
+}
+
+// cached returns the cache entry for key, running build into a temporary
+// file and renaming it into place when missing: a failed or interrupted
+// build leaves nothing that looks finished.
+func (b Builder) cached(k *key, name string, build func(out string) error) (string, error) {
+	dir := filepath.Join(b.Cache, k.sum())
+	final := filepath.Join(dir, name)
+	if _, err := os.Stat(final); err == nil {
+		return final, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("build cache: %w", err)
+	}
+	tmp := final + ".partial"
+	if err := build(tmp); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", fmt.Errorf("build cache: %w", err)
+	}
+	return final, nil
+}
+
+func output(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// key hashes every input of one build.
+type key struct{ h hashWriter }
+
+type hashWriter interface {
+	io.Writer
+	Sum([]byte) []byte
+}
+
+func newKey(parts ...string) *key {
+	k := &key{h: sha256.New()}
+	for _, p := range parts {
+		fmt.Fprintf(k.h, "%d:%s\n", len(p), p)
+	}
+	return k
+}
+
+func (k *key) file(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(k.h, "%s %d\n", filepath.Base(path), len(b))
+	k.h.Write(b)
+	return nil
+}
+
+// goFiles adds the non-test Go files of one package directory.
+func (k *key) goFiles(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if e.Type().IsRegular() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
+			if err := k.file(filepath.Join(dir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (k *key) sum() string { return hex.EncodeToString(k.h.Sum(nil))[:32] }

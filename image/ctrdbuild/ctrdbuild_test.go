@@ -1,0 +1,88 @@
+package ctrdbuild
+
+import (
+	"context"
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/edgegate/edgegate/boards"
+)
+
+// cacheDir is shared by the tests (and by later runs): a cold build of
+// containerd takes minutes on two cores.
+func cacheDir(t *testing.T) string {
+	if d := os.Getenv("EDGEGATE_BUILD_CACHE"); d != "" {
+		return d
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(d, "edgegate", "runtime")
+}
+
+func TestBuildBothArches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles containerd, runc and CNI plugins (minutes when cold)")
+	}
+	src, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	machine := map[boards.Arch]elf.Machine{boards.ARM64: elf.EM_AARCH64, boards.ARMv7: elf.EM_ARM}
+	for _, arch := range []boards.Arch{boards.ARM64, boards.ARMv7} {
+		t.Run(string(arch), func(t *testing.T) {
+			b := Builder{Cache: cacheDir(t), Source: src, Progress: t.Logf}
+			bins, err := b.Build(context.Background(), arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := []string{bins.Containerd, bins.Runc}
+			for _, p := range bins.Plugins {
+				files = append(files, p)
+			}
+			if len(bins.Plugins) != len(Plugins) {
+				t.Errorf("got %d plugins, want %d", len(bins.Plugins), len(Plugins))
+			}
+			for _, f := range files {
+				checkStaticELF(t, f, machine[arch])
+			}
+			// A second build with the same inputs is a cache hit.
+			start := time.Now()
+			again, err := b.Build(context.Background(), arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Containerd != bins.Containerd || again.Runc != bins.Runc {
+				t.Errorf("second build gave other files: %+v vs %+v", again, bins)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("cached build took %v", d)
+			}
+		})
+	}
+}
+
+// checkStaticELF: the image has no C library for the runtime, so every
+// binary must be static (no program interpreter) and for the board's CPU.
+func checkStaticELF(t *testing.T, path string, want elf.Machine) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer f.Close()
+	if f.Machine != want {
+		t.Errorf("%s: machine %v, want %v", path, f.Machine, want)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("%s: dynamically linked (has an interpreter)", path)
+		}
+	}
+	st, _ := os.Stat(path)
+	t.Logf("%s: %d bytes", filepath.Base(path), st.Size())
+}

@@ -1,0 +1,70 @@
+package containerd
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// disabledPlugins are left out at start: the Kubernetes CRI (edgecore
+// drives containers through the client API), tracing, and snapshotters and
+// handlers that only log errors on this kernel. The binary is built without
+// most of them (no_cri, no_tracing); listing them keeps a full build quiet too.
+var disabledPlugins = []string{
+	"io.containerd.grpc.v1.cri",
+	"io.containerd.cri.v1.images",
+	"io.containerd.cri.v1.runtime",
+	"io.containerd.podsandbox.controller.v1.podsandbox",
+	"io.containerd.tracing.processor.v1.otlp",
+	"io.containerd.internal.v1.tracing",
+	"io.containerd.snapshotter.v1.blockfile",
+	"io.containerd.snapshotter.v1.erofs",
+	"io.containerd.differ.v1.erofs",
+	"io.containerd.mount-handler.v1.erofs",
+	"io.containerd.nri.v1.nri",
+}
+
+// ConfigTOML is the daemon configuration (containerd 2.x, version 4):
+// state on the data partition, overlayfs snapshots, the socket under /run.
+func ConfigTOML(s Settings) []byte {
+	var b strings.Builder
+	b.WriteString("# Written by edgegate at every start of containerd; edits are lost.\n")
+	b.WriteString("version = 4\n")
+	fmt.Fprintf(&b, "root = %s\n", strconv.Quote(s.Root))
+	fmt.Fprintf(&b, "state = %s\n", strconv.Quote(s.State))
+	b.WriteString("disabled_plugins = [\n")
+	for _, p := range disabledPlugins {
+		fmt.Fprintf(&b, "  %s,\n", strconv.Quote(p))
+	}
+	b.WriteString("]\n\n[grpc]\n")
+	fmt.Fprintf(&b, "  address = %s\n", strconv.Quote(s.Socket))
+	return []byte(b.String())
+}
+
+// CNIConfList is the container network: a bridge that is the containers'
+// gateway, addresses from host-local, loopback inside each container, and
+// portmap for published ports. NAT to the uplink is not the bridge plugin's
+// (its ipMasq needs the iptables program): Masquerade installs it once.
+func CNIConfList(s Settings) ([]byte, error) {
+	list := map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       NetworkName,
+		"plugins": []any{
+			map[string]any{
+				"type":      "bridge",
+				"bridge":    s.Bridge,
+				"isGateway": true,
+				"ipMasq":    false,
+				"ipam": map[string]any{
+					"type":   "host-local",
+					"ranges": [][]map[string]string{{{"subnet": s.Subnet}}},
+					"routes": []map[string]string{{"dst": "0.0.0.0/0"}},
+					"dataDir": s.State + "/cni-ipam",
+				},
+			},
+			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "backend": "nftables"},
+		},
+	}
+	return json.MarshalIndent(list, "", "  ")
+}

@@ -1,0 +1,124 @@
+package containerd
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/google/nftables"
+	"github.com/pelletier/go-toml/v2"
+	"github.com/vishvananda/netns"
+)
+
+func TestConfigTOML(t *testing.T) {
+	s := Default()
+	s.Root = `/var/lib/a "quoted" dir`
+	var got struct {
+		Version  int      `toml:"version"`
+		Root     string   `toml:"root"`
+		State    string   `toml:"state"`
+		Disabled []string `toml:"disabled_plugins"`
+		GRPC     struct {
+			Address string `toml:"address"`
+		} `toml:"grpc"`
+	}
+	if err := toml.Unmarshal(ConfigTOML(s), &got); err != nil {
+		t.Fatalf("config does not parse: %v\n%s", err, ConfigTOML(s))
+	}
+	if got.Version != 4 || got.Root != s.Root || got.State != s.State || got.GRPC.Address != s.Socket {
+		t.Errorf("config = %+v, want version 4, root %q, state %q, socket %q", got, s.Root, s.State, s.Socket)
+	}
+	if !contains(got.Disabled, "io.containerd.grpc.v1.cri") {
+		t.Errorf("CRI not disabled: %v", got.Disabled)
+	}
+}
+
+func TestCNIConfList(t *testing.T) {
+	raw, err := CNIConfList(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := libcni.ConfListFromBytes(raw)
+	if err != nil {
+		t.Fatalf("libcni refuses the network list: %v\n%s", err, raw)
+	}
+	var types []string
+	for _, p := range list.Plugins {
+		types = append(types, p.Network.Type)
+	}
+	if list.Name != NetworkName || strings.Join(types, ",") != "bridge,portmap" {
+		t.Errorf("network %q with plugins %v", list.Name, types)
+	}
+	if !strings.Contains(string(list.Plugins[0].Bytes), `"subnet":"10.88.0.0/16"`) {
+		t.Errorf("bridge has not the default subnet:\n%s", list.Plugins[0].Bytes)
+	}
+}
+
+func TestMasqueradeBadSubnet(t *testing.T) {
+	for _, subnet := range []string{"", "10.88.0.0", "fd00::/64", "300.1.0.0/16"} {
+		if err := Masquerade(subnet, "edge0"); err == nil || !strings.Contains(err.Error(), "subnet") {
+			t.Errorf("Masquerade(%q) = %v, want an error naming the subnet", subnet, err)
+		}
+	}
+}
+
+// TestMasqueradeInstallsOnce installs the NAT rule in a fresh network
+// namespace, twice, and reads the kernel's tables back: one table, one
+// postrouting chain, one rule.
+func TestMasqueradeInstallsOnce(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, err := netns.New() // also switches this thread into it
+	if err != nil {
+		t.Skipf("no network namespace (needs root): %v", err)
+	}
+	defer func() {
+		netns.Set(orig)
+		ns.Close()
+	}()
+	for i := 0; i < 2; i++ {
+		if err := Masquerade("10.88.0.0/16", "edge0"); err != nil {
+			t.Skipf("nftables unavailable here: %v", err)
+		}
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := c.ListTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) != 1 || tables[0].Name != natTable {
+		t.Fatalf("tables = %v, want only %s", tables, natTable)
+	}
+	chains, err := c.ListChains()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chains) != 1 || chains[0].Hooknum == nil || *chains[0].Hooknum != *nftables.ChainHookPostrouting {
+		t.Fatalf("chains = %+v, want one postrouting chain", chains)
+	}
+	rules, err := c.GetRules(tables[0], chains[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 1 {
+		t.Fatalf("%d rules after two installs, want 1", len(rules))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

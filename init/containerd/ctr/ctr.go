@@ -1,0 +1,155 @@
+// Package ctr is edgegate-ctr, the device's container command: health,
+// import, images, run (on the CNI bridge), kill-daemon, and jobs, which
+// runs a list of these commands read from a tar stream on a block device
+// (how QEMU tests drive the device without a shell or network login).
+package ctr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	client "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/platforms"
+
+	"github.com/edgegate/edgegate/init/containerd"
+)
+
+// Tool holds what every command needs.
+type Tool struct {
+	Settings containerd.Settings
+	Out, Err io.Writer
+}
+
+// Main runs one command and returns the exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	t := Tool{Settings: containerd.Default(), Out: stdout, Err: stderr}
+	if err := t.Run(ctx, args); err != nil {
+		fmt.Fprintf(stderr, "edgegate-ctr: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage: edgegate-ctr health | import FILE | images | run IMAGE [ARG...] | kill-daemon | wait-healthy SECONDS | jobs DEVICE")
+
+// Run dispatches one command.
+func (t Tool) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch {
+	case cmd == "health" && len(rest) == 0:
+		return t.health(ctx)
+	case cmd == "import" && len(rest) == 1:
+		return t.importFile(ctx, rest[0])
+	case cmd == "images" && len(rest) == 0:
+		return t.images(ctx)
+	case cmd == "run" && len(rest) >= 1:
+		return t.run(ctx, rest[0], rest[1:])
+	case cmd == "kill-daemon" && len(rest) == 0:
+		return t.killDaemon()
+	case cmd == "wait-healthy" && len(rest) == 1:
+		return t.waitHealthy(ctx, rest[0])
+	case cmd == "jobs" && len(rest) == 1:
+		return t.jobs(ctx, rest[0])
+	}
+	return errUsage
+}
+
+func (t Tool) connect() (*client.Client, error) {
+	c, err := client.New(t.Settings.Socket, client.WithDefaultNamespace(containerd.Namespace),
+		client.WithDefaultPlatform(platforms.Default()))
+	if err != nil {
+		return nil, fmt.Errorf("containerd at %s: %w", t.Settings.Socket, err)
+	}
+	return c, nil
+}
+
+func (t Tool) health(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := containerd.Version(ctx, t.Settings.Socket)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(t.Out, "containerd %s healthy\n", v)
+	return nil
+}
+
+// waitHealthy polls the daemon until it answers Version or time runs out.
+func (t Tool) waitHealthy(ctx context.Context, secs string) error {
+	d, err := time.ParseDuration(secs + "s")
+	if err != nil {
+		return fmt.Errorf("wait-healthy: %q is not a number of seconds", secs)
+	}
+	start := time.Now()
+	deadline := start.Add(d)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		v, err := containerd.Version(cctx, t.Settings.Socket)
+		cancel()
+		if err == nil {
+			fmt.Fprintf(t.Out, "containerd %s healthy after %.1fs\n", v, time.Since(start).Seconds())
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("containerd not healthy after %s: %w", d, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// importFile loads an OCI or Docker image archive and unpacks it for the
+// device's platform. A broken archive is refused before anything is named:
+// containerd only creates the image record after reading the index.
+func (t Tool) importFile(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	c, err := t.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	imgs, err := c.Import(ctx, f, client.WithImportPlatform(platforms.Default()))
+	if err != nil {
+		return fmt.Errorf("import %s: %w", path, err)
+	}
+	if len(imgs) == 0 {
+		return fmt.Errorf("import %s: the archive names no image", path)
+	}
+	for _, im := range imgs {
+		img := client.NewImageWithPlatform(c, im, platforms.Default())
+		if err := img.Unpack(ctx, "overlayfs"); err != nil {
+			return fmt.Errorf("import %s: unpack %s: %w", path, im.Name, err)
+		}
+		fmt.Fprintf(t.Out, "imported %s %s\n", im.Name, im.Target.Digest)
+	}
+	return nil
+}
+
+func (t Tool) images(ctx context.Context) error {
+	c, err := t.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	list, err := c.ListImages(ctx)
+	if err != nil {
+		return fmt.Errorf("images: %w", err)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name() < list[j].Name() })
+	for _, im := range list {
+		fmt.Fprintf(t.Out, "image %s %s\n", im.Name(), im.Target().Digest)
+	}
+	fmt.Fprintf(t.Out, "%d images\n", len(list))
+	return nil
+}

@@ -1,0 +1,55 @@
+package containerd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// Why a jail: runc's pivot_root fails with EINVAL when the caller's root
+// is the kernel's initramfs (rootfs has no parent mount), and chroot
+// instead of pivot_root (runc's NoPivotRoot) lets a process with
+// CAP_SYS_ADMIN climb out of the container's root. So the daemon runs in
+// its own mount namespace, chrooted into a recursive bind of "/" mounted
+// at s.Jail: that root is a real mount with a parent, pivot_root works,
+// and containers get the full isolation. The top of the bind is made
+// read-only, like the slot's read-only root DESIGN.md describes; /var,
+// /run, /tmp and the kernel filesystems stay as they are. The daemon's
+// socket and state are on the same filesystems as outside, so clients in
+// the init's namespace see them at the same paths.
+
+// enterJail must run on the thread that then executes the daemon: the
+// unshare applies to that thread only, and exec carries it over.
+func enterJail(jail string) error {
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+		return fmt.Errorf("mount namespace: %w", err)
+	}
+	// Mounts made in this namespace must not leak back into the init's.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	if err := os.MkdirAll(jail, 0o755); err != nil {
+		return fmt.Errorf("jail %s: %w", jail, err)
+	}
+	if err := unix.Mount("/", jail, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind / on %s: %w", jail, err)
+	}
+	ro := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	if err := unix.Mount("", jail, "", ro, ""); err != nil {
+		return fmt.Errorf("read-only %s: %w", jail, err)
+	}
+	if err := unix.Chdir(jail); err != nil {
+		return fmt.Errorf("chdir %s: %w", jail, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", jail, err)
+	}
+	return unix.Chdir("/")
+}
+
+// errNotRoot is returned when the jail cannot be built for lack of privilege.
+var errNotRoot = errors.New("containerd must be started as root")

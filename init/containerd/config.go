@@ -57,9 +57,9 @@ func CNIConfList(s Settings) ([]byte, error) {
 				"isGateway": true,
 				"ipMasq":    false,
 				"ipam": map[string]any{
-					"type":   "host-local",
-					"ranges": [][]map[string]string{{{"subnet": s.Subnet}}},
-					"routes": []map[string]string{{"dst": "0.0.0.0/0"}},
+					"type":    "host-local",
+					"ranges":  [][]map[string]string{{{"subnet": s.Subnet}}},
+					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
 					"dataDir": s.State + "/cni-ipam",
 				},
 			},

@@ -27,6 +27,8 @@ func main() {
 
 type options struct {
 	configPath    string
+	bootstrapFile string
+	inspectSocket string
 	defaultConfig bool
 	minConfig     bool
 	version       bool
@@ -39,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.configPath, "config", DefaultConfigPath, "path to the EdgeCore (edgecore.config.kubeedge.io/v1alpha2) configuration file")
+	fs.StringVar(&o.bootstrapFile, "bootstrap-file", config.DefaultBootstrapFile, "file keadm join may leave the join token in; when present it overrides modules.edgeHub.token and is removed once the token is used")
+	fs.StringVar(&o.inspectSocket, "inspect-socket", "", "serve GET /edged (desired pods edged received, with counters) and GET /bus (bus drop counters) on this unix socket; off when empty")
 	fs.BoolVar(&o.defaultConfig, "defaultconfig", false, "print the full default configuration and exit")
 	fs.BoolVar(&o.minConfig, "minconfig", false, "print the minimal configuration and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
@@ -66,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer klog.Flush()
 	klog.Infof("edgecore version %s", version)
-	if err := serve(o.configPath); err != nil {
+	if err := serve(o); err != nil {
 		klog.Errorf("edgecore: %v", err)
 		return 1
 	}

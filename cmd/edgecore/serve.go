@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -11,6 +14,7 @@ import (
 	"github.com/edgegate/edgegate/edgecore/config"
 	"github.com/edgegate/edgegate/edgecore/core"
 	"github.com/edgegate/edgegate/edgecore/dbm"
+	"github.com/edgegate/edgegate/edgecore/edged"
 	"github.com/edgegate/edgegate/edgecore/edgehub"
 	"github.com/edgegate/edgegate/edgecore/metamanager"
 	"github.com/edgegate/edgegate/edgecore/model"
@@ -19,22 +23,80 @@ import (
 
 // serve loads the configuration, opens the store, registers every module
 // and runs until a shutdown signal.
-func serve(configPath string) error {
-	cfg, err := config.Load(configPath)
+func serve(o options) error {
+	cfg, err := loadConfig(o)
 	if err != nil {
 		return err
 	}
-	klog.Infof("configuration %s loaded; node %s, store %s", configPath, cfg.NodeName(), cfg.Database.DataSource)
 	db, err := dbm.Open(cfg.Database.DataSource, dbm.Options{})
 	if err != nil {
 		return err
 	}
 	c := core.New()
-	if err := registerModules(c, cfg, db, configPath); err != nil {
+	ed, err := registerModules(c, cfg, db, tokenUsed(o))
+	if err != nil {
 		_ = db.Close()
 		return err
 	}
+	if o.inspectSocket != "" {
+		s, err := startInspect(o.inspectSocket, c.Bus(), ed)
+		if err != nil {
+			_ = db.Close()
+			return err
+		}
+		defer s.close()
+	}
 	return runCore(c, db)
+}
+
+// loadConfig loads the configuration file, records this version in it and
+// takes the join token from the bootstrap file when keadm left one.
+func loadConfig(o options) (*config.EdgeCoreConfig, error) {
+	cfg, err := config.Load(o.configPath)
+	if err != nil {
+		return nil, err
+	}
+	klog.Infof("configuration %s loaded; node %s, store %s", o.configPath, cfg.NodeName(), cfg.Database.DataSource)
+	if len(cfg.IgnoredFields) > 0 {
+		klog.Infof("configuration: %d KubeEdge fields edgegate does not use are ignored: %s", len(cfg.IgnoredFields), strings.Join(cfg.IgnoredFields, ", "))
+	}
+	recordVersion(o.configPath, cfg)
+	fromFile, err := cfg.ApplyBootstrapFile(o.bootstrapFile)
+	if err != nil {
+		return nil, err
+	}
+	if fromFile {
+		klog.Infof("join token read from %s (overrides modules.edgeHub.token)", o.bootstrapFile)
+	}
+	return cfg, nil
+}
+
+// recordVersion writes this binary's version into edgecoreVersion, as
+// KubeEdge's edgecore does on start. A configuration that cannot be
+// written (read-only) is not a reason to stop.
+func recordVersion(path string, cfg *config.EdgeCoreConfig) {
+	if cfg.EdgeCoreVersion == version {
+		return
+	}
+	if err := config.SetFields(path, map[string]string{"edgecoreVersion": version}); err != nil {
+		klog.Warningf("recording edgecoreVersion %s: %v", version, err)
+		return
+	}
+	klog.Infof("edgecoreVersion %s recorded in %s (was %q)", version, path, cfg.EdgeCoreVersion)
+	cfg.EdgeCoreVersion = version
+}
+
+// tokenUsed returns what runs once the join token has bought a
+// certificate: the token is cleared from the configuration file and the
+// bootstrap file, if the token came from there, is removed.
+func tokenUsed(o options) func() error {
+	return func() error {
+		err := edgehub.ClearToken(o.configPath)
+		if rmErr := os.Remove(o.bootstrapFile); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("remove used bootstrap token: %w", rmErr))
+		}
+		return err
+	}
 }
 
 // runCore runs the modules until a shutdown signal, then closes the store.
@@ -53,19 +115,21 @@ func runCore(c *core.Core, db *dbm.DB) error {
 }
 
 // registerModules registers the seven modules in KubeEdge's order. Modules
-// this release does not ship are registered as disabled and say so.
-func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, configPath string) error {
+// this release does not ship are registered as disabled and say so; edged
+// records desired pods only and is returned for inspection.
+func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, tokenUsed func() error) (*edged.Module, error) {
 	m := cfg.Modules
 	c.Register(unimplemented(model.TwinModuleName, model.TwinGroup, m.DeviceTwin != nil && m.DeviceTwin.Enable))
-	c.Register(unimplemented(model.EdgedModuleName, model.EdgedGroup, m.Edged != nil && m.Edged.Enable))
+	ed := edged.New(edged.Config{Enable: m.Edged != nil && m.Edged.Enable}, c.Bus())
+	c.Register(ed)
 
 	hubCfg, err := edgehub.FromConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	hub, err := edgehub.New(hubCfg, c.Bus(), db, edgehub.WithTokenUsed(func() error { return edgehub.ClearToken(configPath) }))
+	hub, err := edgehub.New(hubCfg, c.Bus(), db, edgehub.WithTokenUsed(tokenUsed))
 	if err != nil {
-		return fmt.Errorf("edgehub: %w", err)
+		return nil, fmt.Errorf("edgehub: %w", err)
 	}
 	c.Register(hub)
 
@@ -74,16 +138,16 @@ func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, confi
 
 	mm, err := metamanager.New(metaManagerConfig(m.MetaManager), c.Bus(), db)
 	if err != nil {
-		return fmt.Errorf("metamanager: %w", err)
+		return nil, fmt.Errorf("metamanager: %w", err)
 	}
 	c.Register(mm)
 	c.Register(nodestatus.New(nodeStatusConfig(cfg), c.Bus()))
 
 	c.Register(unimplemented(model.ServiceBusModuleName, model.BusGroup, m.ServiceBus != nil && m.ServiceBus.Enable))
 	if len(c.Enabled()) == 0 {
-		return errors.New("no module is enabled; enable modules.metaManager or modules.edgeHub")
+		return nil, errors.New("no module is enabled; enable modules.metaManager or modules.edgeHub")
 	}
-	return nil
+	return ed, nil
 }
 
 func unimplemented(name, group string, requested bool) core.Unimplemented {

@@ -6,7 +6,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/edgecore/dbm"
+	"github.com/edgegate/edgegate/edgecore/edged"
 	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
 	"github.com/edgegate/edgegate/edgecore/metamanager"
 	"github.com/edgegate/edgegate/edgecore/model"
@@ -69,6 +73,7 @@ database:
   dataSource: %[1]s/edgecore.db
 modules:
   edged:
+    enable: true
     tailoredKubeletFlag:
       hostnameOverride: %[2]s
     tailoredKubeletConfig:
@@ -95,6 +100,60 @@ modules:
 	return n
 }
 
+// bootstrapFile is where this node's keadm would leave the join token.
+func (n *node) bootstrapFile() string { return filepath.Join(n.dir, "bootstrap-edgecore.conf") }
+
+// socket is edgecore's inspection socket.
+func (n *node) socket() string { return filepath.Join(n.dir, "inspect.sock") }
+
+// edged asks the running edgecore what its edged side of the bus holds.
+func (n *node) edged(t testing.TB) edged.Status {
+	t.Helper()
+	s, err := n.askEdged()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (n *node) askEdged() (edged.Status, error) {
+	var s edged.Status
+	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", n.socket())
+	}}, Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://edgecore/edged")
+	if err != nil {
+		return s, fmt.Errorf("inspect socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("inspect socket: status %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return s, fmt.Errorf("inspect socket: %w", err)
+	}
+	return s, nil
+}
+
+// waitEdged waits until edged's status satisfies cond; the socket may not
+// be up yet.
+func (n *node) waitEdged(t testing.TB, what string, timeout time.Duration, cond func(edged.Status) bool) edged.Status {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s, err := n.askEdged()
+		if err == nil && cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("edged: %s not reached within %s: %+v (%v)", what, timeout, s, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // proc is a running edgecore.
 type proc struct {
 	cmd    *exec.Cmd
@@ -116,7 +175,7 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 func (n *node) start(t testing.TB) *proc {
 	t.Helper()
 	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "--config", n.config)
+	p.cmd = exec.Command(binary, "--config", n.config, "--bootstrap-file", n.bootstrapFile(), "--inspect-socket", n.socket())
 	p.cmd.Stdout = lockedWriter{p}
 	p.cmd.Stderr = lockedWriter{p}
 	if err := p.cmd.Start(); err != nil {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/edgegate/edgegate/edgecore/bus"
+	"github.com/edgegate/edgegate/edgecore/edged"
+)
+
+// inspectServer answers local inspection requests on a unix socket (mode
+// 0600, so only root or the edgecore user can ask):
+//
+//	GET /edged  what edged holds: the desired pods metamanager forwarded and
+//	            message counters (desired state only; no containers run)
+//	GET /bus    messages the bus dropped (unknown destination, full
+//	            channel) and responses that matched no waiting caller
+type inspectServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+func startInspect(path string, b *bus.Bus, ed *edged.Module) (*inspectServer, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("inspect socket: remove stale %s: %w", path, err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("inspect socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("inspect socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	if ed.Enable() {
+		mux.Handle("GET /edged", ed)
+	} else {
+		mux.HandleFunc("GET /edged", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "edged is disabled (modules.edged.enable: false)", http.StatusNotFound)
+		})
+	}
+	mux.HandleFunc("GET /bus", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]uint64{"dropped": b.Dropped(), "unmatchedResponses": b.UnmatchedResponses()})
+	})
+	s := &inspectServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			klog.Errorf("inspect socket: %v", err)
+		}
+	}()
+	klog.Infof("inspect socket listening on %s", path)
+	return s, nil
+}
+
+// close stops serving and removes the socket file.
+func (s *inspectServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	_ = os.Remove(s.ln.Addr().String())
+}

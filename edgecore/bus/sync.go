@@ -72,17 +72,24 @@ func (p *pending) deliver(parent string, resp model.Message) (delivered, known b
 	}
 }
 
-// SendSync sends msg to module and waits for the reply sent with SendResp
-// (matched by the reply's parent_msg_id). It sets header.sync and, if empty,
-// the message ID. A timeout ≤ 0 means DefaultTimeout.
-func (b *Bus) SendSync(module string, msg model.Message, timeout time.Duration) (model.Message, error) {
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+// prepareSync marks msg as a synchronous request, giving it an ID if it has
+// none, and returns the timeout to use (DefaultTimeout for ≤ 0).
+func prepareSync(msg *model.Message, timeout time.Duration) time.Duration {
 	if msg.Header.ID == "" {
 		msg.Header.ID = uuid.NewString()
 	}
 	msg.Header.Sync = true
+	if timeout <= 0 {
+		return DefaultTimeout
+	}
+	return timeout
+}
+
+// SendSync sends msg to module and waits for the reply sent with SendResp
+// (matched by the reply's parent_msg_id). It sets header.sync and, if empty,
+// the message ID. A timeout ≤ 0 means DefaultTimeout.
+func (b *Bus) SendSync(module string, msg model.Message, timeout time.Duration) (model.Message, error) {
+	timeout = prepareSync(&msg, timeout)
 	ch, ok := b.routes.Load().modules[module]
 	if !ok {
 		return model.Message{}, b.drop("module", module, &msg, ErrUnknownModule)
@@ -160,13 +167,7 @@ func (b *Bus) SendResp(resp model.Message) bool {
 // has replied with SendResp, returning the replies in arrival order. A
 // timeout ≤ 0 means DefaultTimeout.
 func (b *Bus) SendToGroupSync(group string, msg model.Message, timeout time.Duration) ([]model.Message, error) {
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	if msg.Header.ID == "" {
-		msg.Header.ID = uuid.NewString()
-	}
-	msg.Header.Sync = true
+	timeout = prepareSync(&msg, timeout)
 	members := b.routes.Load().groups[group]
 	if len(members) == 0 {
 		return nil, b.drop("group", group, &msg, ErrUnknownGroup)

@@ -41,7 +41,7 @@ type Modules struct {
 	ServiceBus  *ServiceBus  `json:"serviceBus,omitempty"`
 	DeviceTwin  *DeviceTwin  `json:"deviceTwin,omitempty"`
 	DBTest      *Toggle      `json:"dbTest,omitempty"`
-	EdgeStream  *EdgeStream  `json:"edgeStream,omitempty"`
+	EdgeStream  *Transport   `json:"edgeStream,omitempty"`
 	TaskManager *Toggle      `json:"taskManager,omitempty"`
 	// EdgeMesh is edgegate's own: KubeEdge moved edgemesh out of edgecore
 	// in v1.8.
@@ -76,24 +76,25 @@ type TailoredKubeletFlag struct {
 
 // EdgeHub is modules.edgeHub.
 type EdgeHub struct {
-	Enable             bool              `json:"enable"`
-	Heartbeat          int32             `json:"heartbeat,omitempty"`
-	MessageQPS         int32             `json:"messageQPS,omitempty"`
-	MessageBurst       int32             `json:"messageBurst,omitempty"`
-	ProjectID          string            `json:"projectID,omitempty"`
-	TLSCAFile          string            `json:"tlsCaFile,omitempty"`
-	TLSCertFile        string            `json:"tlsCertFile,omitempty"`
-	TLSPrivateKeyFile  string            `json:"tlsPrivateKeyFile,omitempty"`
-	Quic               *EdgeHubTransport `json:"quic,omitempty"`
-	WebSocket          *EdgeHubTransport `json:"websocket,omitempty"`
-	Token              string            `json:"token"`
-	HTTPServer         string            `json:"httpServer,omitempty"`
-	RotateCertificates bool              `json:"rotateCertificates"`
+	Enable             bool       `json:"enable"`
+	Heartbeat          int32      `json:"heartbeat,omitempty"`
+	MessageQPS         int32      `json:"messageQPS,omitempty"`
+	MessageBurst       int32      `json:"messageBurst,omitempty"`
+	ProjectID          string     `json:"projectID,omitempty"`
+	TLSCAFile          string     `json:"tlsCaFile,omitempty"`
+	TLSCertFile        string     `json:"tlsCertFile,omitempty"`
+	TLSPrivateKeyFile  string     `json:"tlsPrivateKeyFile,omitempty"`
+	Quic               *Transport `json:"quic,omitempty"`
+	WebSocket          *Transport `json:"websocket,omitempty"`
+	Token              string     `json:"token"`
+	HTTPServer         string     `json:"httpServer,omitempty"`
+	RotateCertificates bool       `json:"rotateCertificates"`
 }
 
-// EdgeHubTransport is modules.edgeHub.websocket and .quic; timeouts in
+// Transport is a client connection section: modules.edgeHub.websocket and
+// .quic, and modules.edgeStream (same fields in KubeEdge); timeouts in
 // seconds.
-type EdgeHubTransport struct {
+type Transport struct {
 	Enable           bool   `json:"enable"`
 	HandshakeTimeout int32  `json:"handshakeTimeout,omitempty"`
 	ReadDeadline     int32  `json:"readDeadline,omitempty"`
@@ -150,13 +151,4 @@ type ServiceBus struct {
 type DeviceTwin struct {
 	Enable      bool   `json:"enable"`
 	DMISockPath string `json:"dmiSockPath,omitempty"`
-}
-
-// EdgeStream is modules.edgeStream.
-type EdgeStream struct {
-	Enable           bool   `json:"enable"`
-	HandshakeTimeout int32  `json:"handshakeTimeout,omitempty"`
-	ReadDeadline     int32  `json:"readDeadline,omitempty"`
-	Server           string `json:"server,omitempty"`
-	WriteDeadline    int32  `json:"writeDeadline,omitempty"`
 }

@@ -60,7 +60,7 @@ func TestFromConfigRejectsQUIC(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Modules.EdgeHub.WebSocket.Enable = false
-	cfg.Modules.EdgeHub.Quic = &config.EdgeHubTransport{Enable: true, Server: "10.0.0.1:10001"}
+	cfg.Modules.EdgeHub.Quic = &config.Transport{Enable: true, Server: "10.0.0.1:10001"}
 	if _, err := FromConfig(cfg); err == nil || !strings.Contains(err.Error(), "QUIC is not supported") {
 		t.Fatalf("err = %v", err)
 	}

@@ -15,18 +15,7 @@ import (
 
 // testCache is the package cache the tests share with the Makefile, so a
 // test run fetches each pinned package at most once.
-func testCache(t *testing.T) *debpkg.Cache {
-	t.Helper()
-	dir := os.Getenv("EDGEGATE_CACHE")
-	if dir == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = filepath.Join(d, "edgegate")
-	}
-	return &debpkg.Cache{Dir: dir, Fetch: debpkg.Apt{}}
-}
+func testCache(t *testing.T) *debpkg.Cache { return debpkg.Default() }
 
 func build(t *testing.T, b boards.Board, out string) Result {
 	t.Helper()

@@ -27,17 +27,7 @@ var images struct {
 	built map[string]string
 }
 
-func testCache(t testing.TB) *debpkg.Cache {
-	dir := os.Getenv("EDGEGATE_CACHE")
-	if dir == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = filepath.Join(d, "edgegate")
-	}
-	return &debpkg.Cache{Dir: dir, Fetch: debpkg.Apt{}}
-}
+func testCache(testing.TB) *debpkg.Cache { return debpkg.Default() }
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "edgegate-qemu-test-")

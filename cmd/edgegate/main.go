@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -83,15 +82,7 @@ func flagSet(name string) *pflag.FlagSet {
 }
 
 // defaultCache is where packages are kept between builds.
-func defaultCache() string {
-	if d := os.Getenv("EDGEGATE_CACHE"); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "edgegate")
-	}
-	return ".cache/edgegate"
-}
+func defaultCache() string { return debpkg.DefaultDir() }
 
 func newCache(dir string) *debpkg.Cache {
 	return &debpkg.Cache{Dir: dir, Fetch: debpkg.Apt{}}

@@ -129,3 +129,22 @@ func verify(path, want string) error {
 	}
 	return nil
 }
+
+// DefaultDir is the package cache edgegate uses unless told otherwise:
+// $EDGEGATE_CACHE, else edgegate/ in the user's cache directory. The
+// Makefile, the CLI and the tests share it, so each pinned package is
+// fetched once per machine.
+func DefaultDir() string {
+	if d := os.Getenv("EDGEGATE_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "edgegate")
+	}
+	return filepath.Join(".cache", "edgegate")
+}
+
+// Default returns a cache in DefaultDir that fetches with apt.
+func Default() *Cache {
+	return &Cache{Dir: DefaultDir(), Fetch: Apt{}}
+}

@@ -132,9 +132,16 @@ func (b Builder) runc(ctx context.Context, arch boards.Arch, goVersion string) (
 		return "", fmt.Errorf("runc needs the cross compiler %s (Debian gcc-%s) and libseccomp-dev:%s: %w",
 			cc, triplet, arch.DebianArch(), err)
 	}
+	// Static PIE where the C library supports it (arm64, as runc's "make
+	// static" does); Debian's armhf glibc has no rcrt1.o, so armv7 links a
+	// plain static executable.
+	mode, static := "-buildmode=pie", "-static-pie"
+	if arch == boards.ARMv7 {
+		mode, static = "-buildmode=exe", "-static"
+	}
 	ldflags := "-s -w -X main.gitCommit=" + RuncVersion + " -X main.version=" + strings.TrimPrefix(RuncVersion, "v") +
-		" -linkmode external -extldflags -static-pie"
-	key := newKey("runc", RuncVersion, goVersion, string(arch), runcTags, ldflags, cc, ccVersion)
+		" -linkmode external -extldflags " + static
+	key := newKey("runc", RuncVersion, goVersion, string(arch), runcTags, mode, ldflags, cc, ccVersion)
 	if err := key.file(filepath.Join("/usr/lib", triplet, "libseccomp.a")); err != nil {
 		return "", fmt.Errorf("runc needs libseccomp-dev:%s: %w", arch.DebianArch(), err)
 	}
@@ -142,7 +149,7 @@ func (b Builder) runc(ctx context.Context, arch boards.Arch, goVersion string) (
 	return b.cached(key, "runc", func(out string) error {
 		b.Progress("compiling runc %s for %s", RuncVersion, arch)
 		return goInstall(ctx, env, out, "github.com/opencontainers/runc@"+RuncVersion,
-			"-buildmode=pie", "-tags", runcTags, "-ldflags", ldflags)
+			mode, "-tags", runcTags, "-ldflags", ldflags)
 	})
 }
 

@@ -11,13 +11,13 @@ import (
 )
 
 func main() {
+	execed := time.Now()
 	con := boot.NewConsole(os.Stdout)
 	if os.Getpid() != 1 {
 		con.Say("init must run as PID 1 (this is PID %d)", os.Getpid())
 		os.Exit(2)
 	}
-	ctx := context.Background()
-	sys, err := boot.Start(ctx, con)
+	sys, err := boot.Start(context.Background(), con, execed)
 	if err != nil {
 		// PID 1 must not exit: the kernel would panic. Report, give the
 		// console time to drain, and reboot so a trial slot falls back.

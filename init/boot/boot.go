@@ -1,42 +1,54 @@
 // Package boot is the sequence PID 1 runs: kernel filesystems, modules,
-// devices, the data partition, then the ready line, and an orderly stop
+// devices, the data partition, config, hostname, watchdog, network, clock
+// and the supervised services, then the ready line; and an orderly stop
 // when asked.
 package boot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/edgegate/edgegate/init/buildinfo"
-	"github.com/edgegate/edgegate/init/datapart"
+	"github.com/edgegate/edgegate/init/clock"
+	"github.com/edgegate/edgegate/init/config"
 	"github.com/edgegate/edgegate/init/kmod"
 	"github.com/edgegate/edgegate/init/power"
-	"golang.org/x/sys/unix"
-)
-
-// Paths on the device.
-const (
-	DataMount = "/var"
-	bootCount = "/var/lib/edgegate/boot-count"
-	mkfsPath  = "/sbin/mke2fs"
+	"github.com/edgegate/edgegate/init/supervise"
+	"github.com/edgegate/edgegate/init/watchdog"
 )
 
 // deviceTimeout bounds the wait for disks and network interfaces to
 // appear after their drivers load.
 const deviceTimeout = 20 * time.Second
 
+// stopTimeout bounds the whole service stop; each service's own grace
+// period applies within it.
+const stopTimeout = 90 * time.Second
+
 // System is a booted gateway, as far as init has brought it.
 type System struct {
 	Console *Console
 	Info    buildinfo.Info
 	Slot    string
-	dataOK  bool
-	stops   <-chan power.Request
+	Config  *config.Config
+
+	// execed is when init started, for the time-to-services figure.
+	execed   time.Time
+	stops    <-chan power.Request
+	reaper   *supervise.Reaper
+	dataOK   bool
+	watchdog *watchdog.Watchdog
+	clock    *clock.Keeper
+	// clockDone is closed when the clock's last save is done.
+	clockDone chan struct{}
+	sup       *supervise.Supervisor
+	// cancel ends the background work (network, clock, reaper, watchdog).
+	cancel context.CancelFunc
 }
 
 // Start brings the system up to the ready line. Errors that leave the
@@ -45,7 +57,7 @@ type System struct {
 //
 // Stop requests are watched from before the ready line: a power key
 // pressed the moment the gateway says it is ready must not be lost.
-func Start(ctx context.Context, con *Console) (*System, error) {
+func Start(ctx context.Context, con *Console, execed time.Time) (*System, error) {
 	if err := mountEarly(); err != nil {
 		return nil, err
 	}
@@ -54,17 +66,34 @@ func Start(ctx context.Context, con *Console) (*System, error) {
 		return nil, err
 	}
 	cmdline, _ := os.ReadFile("/proc/cmdline")
-	s := &System{Console: con, Info: info, Slot: ParseCmdline(string(cmdline)).Slot()}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &System{Console: con, Info: info, Slot: ParseCmdline(string(cmdline)).Slot(), execed: execed, cancel: cancel}
 	con.Say("init version=%s board=%s slot=%s", info.Version, info.Board, s.Slot)
+	s.reportCgroups()
+
+	// The reaper is the only wait4 in PID 1; everything init runs from
+	// here on (mke2fs, e2fsck, services) goes through it.
+	s.reaper = supervise.NewReaper(func(pid int, e supervise.Exit) {
+		con.Say("reaped orphan pid %d (%s)", pid, e)
+	})
+	go s.reaper.Run(ctx)
 
 	if err := s.loadModules(); err != nil {
+		cancel()
 		return nil, err
 	}
 	s.findDevices()
 	s.stops = power.Watch(ctx)
-	go reap(ctx)
-	s.mountData()
+	s.mountData(ctx)
 	s.countBoot()
+	s.chooseConfig()
+	s.setHostname()
+	s.startWatchdog(ctx)
+	s.startClock()
+	s.startNetwork(ctx)
+	s.syncClock(ctx)
+	s.startServices(ctx)
+	go s.reportRSS(ctx, rssReportAfter)
 	con.Say("ready version=%s slot=%s board=%s", info.Version, s.Slot, info.Board)
 	return s, nil
 }
@@ -104,69 +133,43 @@ func (s *System) findDevices() {
 	s.Console.Say("net: %s", strings.Join(listDir("/sys/class/net", "*"), " "))
 }
 
-func (s *System) mountData() {
-	dev := s.Info.Partition(4)
-	res, err := datapart.Mount(datapart.Options{Device: dev, Target: DataMount, Label: "edgegate-data", Mkfs: mkfsPath})
-	if err != nil {
-		s.Console.Say("data: %v; /var is a tmpfs, nothing will persist", err)
-		_ = unix.Mount("tmpfs", DataMount, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
-		return
+// chooseConfig picks the image's config, or the last good one when the
+// image's is refused, and says which and why.
+func (s *System) chooseConfig() {
+	d := config.Choose(config.ImagePath, config.LastGoodPath)
+	s.Console.Say("%s", d.Reason)
+	if d.SaveNeeded && s.dataOK {
+		if err := config.SaveLastGood(config.LastGoodPath, d.Raw); err != nil {
+			s.Console.Say("config: %v", err)
+		}
 	}
-	s.dataOK = true
-	how := "existing filesystem"
-	if res.Formatted {
-		how = "formatted on first boot"
-	}
-	s.Console.Say("data: %s mounted on %s (%s)", dev, DataMount, how)
+	s.Config = d.Config
 }
 
-// countBoot increments a counter on the data partition: a cheap, visible
-// proof that what one boot writes the next one reads.
-func (s *System) countBoot() {
-	n := 0
-	if b, err := os.ReadFile(bootCount); err == nil {
-		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-	}
-	n++
-	if err := writeFileSync(bootCount, []byte(strconv.Itoa(n)+"\n")); err != nil {
-		s.Console.Say("boot count: %v", err)
+// startWatchdog arms the watchdog and feeds it from a goroutine of PID 1,
+// so a PID 1 that stops being scheduled resets the board.
+func (s *System) startWatchdog(ctx context.Context) {
+	wc := s.Config.Watchdog
+	if wc.Device == config.WatchdogDisabled {
+		s.Console.Say("watchdog: disabled by config")
 		return
 	}
-	s.Console.Say("boot count %d", n)
-}
-
-// writeFileSync replaces path atomically and durably: a power cut leaves
-// either the old or the new contents.
-func writeFileSync(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	wd, err := watchdog.Open(wc.Device, wc.Timeout.D())
+	if errors.Is(err, fs.ErrNotExist) {
+		s.Console.Say("watchdog: %s not present, not fed", wc.Device)
+		return
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
 	if err != nil {
-		return err
+		s.Console.Say("watchdog: %v", err)
+		return
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	s.watchdog = wd
+	go func() {
+		if err := wd.Run(ctx); err != nil && ctx.Err() == nil {
+			s.Console.Say("watchdog: %v", err)
+		}
+	}()
+	s.Console.Say("watchdog: %s fed every %v (timeout %v)", wc.Device, wd.Interval(), wd.Timeout())
 }
 
 // Serve waits for a stop request, then stops the system. It returns only
@@ -177,36 +180,34 @@ func (s *System) Serve() error {
 	return s.Stop(req.Action)
 }
 
-// Stop unmounts the data partition cleanly and halts.
+// Stop stops the services in reverse dependency order, saves the clock,
+// unmounts the data partition cleanly and halts.
 func (s *System) Stop(a power.Action) error {
-	if s.dataOK {
-		if err := datapart.Unmount(DataMount); err != nil {
-			s.Console.Say("data: %v", err)
+	if s.sup != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		if err := s.sup.Stop(ctx); err != nil {
+			s.Console.Say("services: %v", err)
 		} else {
-			s.Console.Say("data: unmounted cleanly")
+			s.Console.Say("services: all stopped")
+		}
+		cancel()
+	}
+	s.cancel()
+	if s.clockDone != nil {
+		select {
+		case <-s.clockDone:
+		case <-time.After(5 * time.Second):
+			s.Console.Say("clock: last save did not finish")
+		}
+	}
+	if s.dataOK {
+		s.unmountData()
+	}
+	if s.watchdog != nil {
+		if err := s.watchdog.Close(); err != nil {
+			s.Console.Say("%v", err)
 		}
 	}
 	s.Console.Say("%s now", a)
 	return power.Halt(a)
-}
-
-// reap collects exited children. As PID 1, init inherits every orphan;
-// without this they would stay zombies for ever.
-func reap(ctx context.Context) {
-	sigs := make(chan os.Signal, 8)
-	notifyChild(sigs)
-	for {
-		for {
-			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if pid <= 0 || err != nil {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-sigs:
-		}
-	}
 }

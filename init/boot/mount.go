@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,8 +15,12 @@ type mountPoint struct {
 	data                   string
 }
 
+const cgroupRoot = "/sys/fs/cgroup"
+
 // earlyMounts are the kernel filesystems everything else needs. The kernel
 // does not mount devtmpfs itself (Debian's kernels lack DEVTMPFS_MOUNT).
+// cgroup2 is the unified hierarchy containerd and runc expect;
+// nsdelegate makes cgroup namespaces delegation boundaries.
 var earlyMounts = []mountPoint{
 	{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 	{"sysfs", "/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
@@ -24,6 +29,7 @@ var earlyMounts = []mountPoint{
 	{"tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
 	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
 	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	{"cgroup2", cgroupRoot, "cgroup2", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "nsdelegate"},
 }
 
 func mountEarly() error {
@@ -38,4 +44,36 @@ func mountEarly() error {
 		}
 	}
 	return nil
+}
+
+// delegateControllers enables every available controller for the root's
+// children, so containerd can put containers into cgroups with cpu,
+// memory, io and pids limits. It returns the controllers now delegated.
+func delegateControllers(root string) (string, error) {
+	avail, err := os.ReadFile(root + "/cgroup.controllers")
+	if err != nil {
+		return "", fmt.Errorf("cgroup2: %w", err)
+	}
+	var enable []string
+	for _, c := range strings.Fields(string(avail)) {
+		enable = append(enable, "+"+c)
+	}
+	// One write per controller: a controller the kernel refuses (say,
+	// cpu with realtime tasks about) must not keep the others off.
+	var errs []error
+	for _, c := range enable {
+		if err := os.WriteFile(root+"/cgroup.subtree_control", []byte(c), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c, err))
+		}
+	}
+	got, _ := os.ReadFile(root + "/cgroup.subtree_control")
+	return strings.TrimSpace(string(got)), errors.Join(errs...)
+}
+
+func (s *System) reportCgroups() {
+	got, err := delegateControllers(cgroupRoot)
+	if err != nil {
+		s.Console.Say("cgroup2: delegating controllers: %v", err)
+	}
+	s.Console.Say("mounts: proc sys dev dev/pts dev/shm run tmp; cgroup2 controllers delegated: %s", got)
 }

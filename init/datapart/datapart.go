@@ -129,14 +129,12 @@ func Prepare(o Options) (Result, error) {
 	res := Result{Before: state}
 	switch {
 	case rec == recordFormatting:
-		o.Say("data: %s: the first-boot format was interrupted; formatting again", o.Device)
 		res.Resumed = true
-		return res, o.format(size, &res)
+		return res, o.format(size, &res, "the first-boot format was interrupted; formatting again")
 	case state == Foreign && rec != recordDone:
 		return res, fmt.Errorf("data partition %s holds something that is not ext4; refusing to format it", o.Device)
 	case state == Blank:
-		o.Say("data: formatting %s (first boot)", o.Device)
-		return res, o.format(size, &res)
+		return res, o.format(size, &res, "first boot")
 	}
 	// Ext4, or ours with its superblock damaged (e2fsck finds a backup).
 	if o.Fsck == "" {
@@ -251,13 +249,17 @@ func writeRecord(dev string, size int64, rec string) error {
 	return nil
 }
 
-func (o Options) format(size int64, res *Result) error {
+// format makes the filesystem between the two writes of the format
+// record; the console line comes once the "formatting" record is on the
+// medium, so a power cut after it is always recognized on the next boot.
+func (o Options) format(size int64, res *Result, why string) error {
 	if size < 2*recordSize {
 		return fmt.Errorf("data partition %s: %d bytes is too small", o.Device, size)
 	}
 	if err := writeRecord(o.Device, size, recordFormatting); err != nil {
 		return err
 	}
+	o.Say("data: formatting %s (%s)", o.Device, why)
 	// -F: a partition, not a whole disk, is what we were given on purpose.
 	// The size keeps the format record out of the filesystem; nodiscard
 	// keeps mke2fs from discarding it with the rest.
@@ -308,7 +310,7 @@ func (o Options) check() (string, error) {
 func (o Options) recreate(size int64, res *Result) error {
 	kept, n := o.salvage()
 	o.Say("data: RECREATING the filesystem on %s; %s", o.Device, kept)
-	if err := o.format(size, res); err != nil {
+	if err := o.format(size, res, "recreating"); err != nil {
 		return err
 	}
 	res.Recreated = true

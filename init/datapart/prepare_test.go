@@ -2,6 +2,7 @@ package datapart
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,7 @@ func partition(t *testing.T) (string, Options, *[]string) {
 	}
 	var said []string
 	o := Options{Device: img, Label: "edgegate-data", Mkfs: mkfs, Fsck: fsck,
-		Say: func(f string, a ...any) { said = append(said, f) }}
+		Say: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
 	return img, o, &said
 }
 

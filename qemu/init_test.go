@@ -334,4 +334,3 @@ func startNTPServer(t testing.TB, offset time.Duration) string {
 func ntpTime(t time.Time) uint64 {
 	return uint64(t.Unix()+2208988800)<<32 | uint64(t.Nanosecond())<<32/1e9
 }
-

@@ -53,7 +53,7 @@ func (o Options) addSystemFiles(arc *initramfs.Archive) error {
 	raw := o.Config
 	if raw == nil {
 		var err error
-		if raw, err = DefaultConfig(o.Board); err != nil {
+		if raw, err = o.defaultConfig(); err != nil {
 			return err
 		}
 	}

@@ -2,12 +2,16 @@ package image
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"path/filepath"
 	"sort"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/edgegate/edgegate/image/ctrdbuild"
 	"github.com/edgegate/edgegate/image/initramfs"
+	"github.com/edgegate/edgegate/init/containerd"
 )
 
 // Where the container runtime lives in the image. The multi-call binary
@@ -66,4 +70,22 @@ func (o Options) addContainerd(ctx context.Context, arc *initramfs.Archive) erro
 		}
 	}
 	return nil
+}
+
+// defaultConfig is DefaultConfig, plus containerd as a supervised service
+// when the image carries the runtime.
+func (o Options) defaultConfig() ([]byte, error) {
+	raw, err := DefaultConfig(o.Board)
+	if err != nil || !o.Containerd {
+		return raw, err
+	}
+	c, err := CheckConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	c.Services = append(c.Services, containerd.Service())
+	if raw, err = yaml.Marshal(c); err != nil {
+		return nil, fmt.Errorf("default config: %w", err)
+	}
+	return raw, nil
 }

@@ -23,6 +23,8 @@ var disabledPlugins = []string{
 	"io.containerd.differ.v1.erofs",
 	"io.containerd.mount-handler.v1.erofs",
 	"io.containerd.nri.v1.nri",
+	// /opt/containerd on a read-only root: nothing is installed there.
+	"io.containerd.internal.v1.opt",
 }
 
 // ConfigTOML is the daemon configuration (containerd 2.x, version 4):
@@ -37,7 +39,10 @@ func ConfigTOML(s Settings) []byte {
 	for _, p := range disabledPlugins {
 		fmt.Fprintf(&b, "  %s,\n", strconv.Quote(p))
 	}
-	b.WriteString("]\n\n[grpc]\n")
+	b.WriteString("]\n\n")
+	// Info level prints about a hundred lines per start; on a serial
+	// console that crowds out everything else.
+	b.WriteString("[debug]\n  level = \"warn\"\n\n[grpc]\n")
 	fmt.Fprintf(&b, "  address = %s\n", strconv.Quote(s.Socket))
 	return []byte(b.String())
 }

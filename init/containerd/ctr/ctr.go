@@ -14,6 +14,7 @@ import (
 	"time"
 
 	client "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/platforms"
 
 	"github.com/edgegate/edgegate/init/containerd"
@@ -106,8 +107,12 @@ func (t Tool) waitHealthy(ctx context.Context, secs string) error {
 }
 
 // importFile loads an OCI or Docker image archive and unpacks it for the
-// device's platform. A broken archive is refused before anything is named:
-// containerd only creates the image record after reading the index.
+// device's platform. containerd's import names an image as soon as it has
+// read the archive's index, even when a blob the manifest needs is missing
+// or does not match its digest (the blob is then stored under the digest of
+// what was read). So every imported image is checked for completeness and
+// unpacked, and on any failure the names this import touched are put back
+// as they were: a bad archive changes nothing.
 func (t Tool) importFile(ctx context.Context, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -119,21 +124,58 @@ func (t Tool) importFile(ctx context.Context, path string) error {
 		return err
 	}
 	defer c.Close()
-	imgs, err := c.Import(ctx, f, client.WithImportPlatform(platforms.Default()))
+	before, err := c.ImageService().List(ctx)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", path, err)
 	}
-	if len(imgs) == 0 {
-		return fmt.Errorf("import %s: the archive names no image", path)
+	imgs, err := c.Import(ctx, f, client.WithImportPlatform(platforms.Default()))
+	if err == nil && len(imgs) == 0 {
+		err = errors.New("the archive names no image for this platform")
+	}
+	if err == nil {
+		err = t.complete(ctx, c, imgs)
+	}
+	if err != nil {
+		restore(context.WithoutCancel(ctx), c.ImageService(), before, imgs)
+		return fmt.Errorf("import %s: %w", path, err)
 	}
 	for _, im := range imgs {
-		img := client.NewImageWithPlatform(c, im, platforms.Default())
-		if err := img.Unpack(ctx, "overlayfs"); err != nil {
-			return fmt.Errorf("import %s: unpack %s: %w", path, im.Name, err)
-		}
 		fmt.Fprintf(t.Out, "imported %s %s\n", im.Name, im.Target.Digest)
 	}
 	return nil
+}
+
+// complete requires every blob of each image to be present, then unpacks it.
+func (t Tool) complete(ctx context.Context, c *client.Client, imgs []images.Image) error {
+	for _, im := range imgs {
+		_, _, _, missing, err := images.Check(ctx, c.ContentStore(), im.Target, platforms.Default())
+		if err != nil {
+			return fmt.Errorf("image %s: %w", im.Name, err)
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("image %s: %s %s is missing from the archive or does not match its digest",
+				im.Name, missing[0].MediaType, missing[0].Digest)
+		}
+		if err := client.NewImageWithPlatform(c, im, platforms.Default()).Unpack(ctx, "overlayfs"); err != nil {
+			return fmt.Errorf("image %s: unpack: %w", im.Name, err)
+		}
+	}
+	return nil
+}
+
+// restore puts back the image records a failed import created or replaced.
+func restore(ctx context.Context, is images.Store, before, touched []images.Image) {
+	prev := map[string]images.Image{}
+	for _, im := range before {
+		prev[im.Name] = im
+	}
+	for _, im := range touched {
+		if old, ok := prev[im.Name]; ok {
+			_, _ = is.Update(ctx, old, "target")
+			continue
+		}
+		_ = is.Delete(ctx, im.Name)
+	}
 }
 
 func (t Tool) images(ctx context.Context) error {

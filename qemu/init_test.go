@@ -142,7 +142,8 @@ func TestInit(t *testing.T) {
 			}
 
 			m = start(t, b, disk, Direct)
-			expect(t, m, `edgegate: data: /dev/vda4 mounted on /var \(existing filesystem, clean\)`)
+			expect(t, m, `edgegate: data: e2fsck: /dev/vda4 clean\r?\n`)
+			expect(t, m, `edgegate: data: /dev/vda4 mounted on /var \(existing filesystem\)`)
 			expect(t, m, `edgegate: boot count 2\r?\n`)
 			expect(t, m, `edgegate: ready`)
 			powerdown(t, m)
@@ -174,7 +175,7 @@ func TestInitPowerCutDuringFormat(t *testing.T) {
 			switch {
 			case strings.HasSuffix(rec, "state: formatting\n"):
 			case strings.HasSuffix(rec, "state: done\n"):
-				want = []string{`edgegate: data: /dev/vda4 mounted on /var \(existing filesystem, (clean|repaired)\)`}
+				want = []string{`edgegate: data: e2fsck: /dev/vda4 (clean|repaired)`, `edgegate: data: /dev/vda4 mounted on /var \(existing filesystem\)`}
 			default:
 				t.Fatalf("format record %q after the power cut, want formatting or done", rec)
 			}

@@ -44,7 +44,10 @@ func (s *System) mountData(ctx context.Context) {
 		return
 	}
 	s.dataOK = true
-	how := "existing filesystem, " + res.Check
+	if res.Check != "" {
+		s.Console.Say("data: e2fsck: %s %s", dev, res.Check)
+	}
+	how := "existing filesystem"
 	switch {
 	case res.Recreated:
 		how = "recreated, " + strconv.Itoa(res.Salvaged) + " files kept in lost+found"

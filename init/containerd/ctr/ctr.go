@@ -64,12 +64,7 @@ func (t Tool) Run(ctx context.Context, args []string) error {
 }
 
 func (t Tool) connect() (*client.Client, error) {
-	c, err := client.New(t.Settings.Socket, client.WithDefaultNamespace(containerd.Namespace),
-		client.WithDefaultPlatform(platforms.Default()))
-	if err != nil {
-		return nil, fmt.Errorf("containerd at %s: %w", t.Settings.Socket, err)
-	}
-	return c, nil
+	return containerd.Connect(t.Settings.Socket, client.WithDefaultPlatform(platforms.Default()))
 }
 
 func (t Tool) health(ctx context.Context) error {

@@ -20,7 +20,7 @@ func runBuild(ctx context.Context, args []string) error {
 	source := fs.String("source", "", "edgegate source tree (default: found from the current directory)")
 	ver := fs.String("version", version, "version recorded in the image")
 	epoch := fs.Int64("epoch", image.DefaultEpoch, "timestamp (Unix seconds) written into the image")
-	cfgFile := fs.String("config", "", "device config (YAML, see init/config); default: DHCP on the board's interface, no services")
+	cfgFile := fs.String("config", "", "device config (YAML, see init/config); default: DHCP on the board's interface, containerd as the one service (none with --containerd=false)")
 	withCtrd := fs.Bool("containerd", true, "include the container runtime (containerd, runc, CNI plugins)")
 	adds := fs.StringArray("add", nil, "add a host file to the image as SRC:DST (repeatable), e.g. a service executable")
 	if err := fs.Parse(args); err != nil {

@@ -114,7 +114,7 @@ func (b Builder) containerd(ctx context.Context, arch boards.Arch, goVersion str
 			return "", err
 		}
 	}
-	return b.cached(key, "edgegate-containerd", func(out string) error {
+	return b.cached(key, "edgegate-containerd", arch, func(out string) error {
 		b.Progress("compiling containerd %s for %s", ContainerdVersion, arch)
 		_, err := output(ctx, b.Source, goEnv(arch, false), "go", "build", "-trimpath", "-tags", containerdTags,
 			"-ldflags", ldflags, "-o", out, "./cmd/edgegate-containerd")
@@ -146,7 +146,7 @@ func (b Builder) runc(ctx context.Context, arch boards.Arch, goVersion string) (
 		return "", fmt.Errorf("runc needs libseccomp-dev:%s: %w", arch.DebianArch(), err)
 	}
 	env := append(goEnv(arch, true), "CC="+cc, "PKG_CONFIG_PATH=/usr/lib/"+triplet+"/pkgconfig")
-	return b.cached(key, "runc", func(out string) error {
+	return b.cached(key, "runc", arch, func(out string) error {
 		b.Progress("compiling runc %s for %s", RuncVersion, arch)
 		return goInstall(ctx, env, out, "github.com/opencontainers/runc@"+RuncVersion,
 			mode, "-tags", runcTags, "-ldflags", ldflags)
@@ -156,7 +156,7 @@ func (b Builder) runc(ctx context.Context, arch boards.Arch, goVersion string) (
 func (b Builder) plugin(ctx context.Context, arch boards.Arch, goVersion, name string) (string, error) {
 	ldflags := "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=" + PluginsVersion
 	key := newKey("cni", name, PluginsVersion, goVersion, string(arch), ldflags)
-	return b.cached(key, name, func(out string) error {
+	return b.cached(key, name, arch, func(out string) error {
 		b.Progress("compiling CNI %s %s for %s", name, PluginsVersion, arch)
 		return goInstall(ctx, goEnv(arch, false), out, Plugins[name]+"@"+PluginsVersion, "-ldflags", ldflags)
 	})
@@ -194,13 +194,17 @@ func goInstall(ctx context.Context, env []string, out, pkgAtVersion string, flag
 
 // cached returns the cache entry for key, running build into a temporary
 // file and renaming it into place when missing: a failed or interrupted
-// build leaves nothing that looks finished.
-func (b Builder) cached(k *key, name string, build func(out string) error) (string, error) {
-	dir := filepath.Join(b.Cache, k.sum())
+// build leaves nothing that looks finished. Entries are named
+// <name>-<arch>-<hash>; a new build of name for arch removes the older
+// ones (each containerd build is 30 MB, and every source change makes one).
+func (b Builder) cached(k *key, name string, arch boards.Arch, build func(out string) error) (string, error) {
+	prefix := name + "-" + string(arch) + "-"
+	dir := filepath.Join(b.Cache, prefix+k.sum())
 	final := filepath.Join(dir, name)
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}
+	defer pruneOthers(b.Cache, prefix, final)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build cache: %w", err)
 	}
@@ -213,6 +217,21 @@ func (b Builder) cached(k *key, name string, build func(out string) error) (stri
 		return "", fmt.Errorf("build cache: %w", err)
 	}
 	return final, nil
+}
+
+// pruneOthers removes the cache entries starting with prefix except the
+// one holding file, once file is there. Failures only cost disk space.
+func pruneOthers(cache, prefix, file string) {
+	if _, err := os.Stat(file); err != nil {
+		return
+	}
+	keep := filepath.Dir(file)
+	old, _ := filepath.Glob(filepath.Join(cache, prefix+"*"))
+	for _, d := range old {
+		if d != keep {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func output(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {

@@ -129,3 +129,40 @@ func fileSum(t *testing.T, p string) string {
 	}
 	return fmt.Sprintf("%x", sha256.Sum256(data))
 }
+
+func TestCachedPrunesOlderEntries(t *testing.T) {
+	b := Builder{Cache: t.TempDir()}
+	build := func(content string) func(string) error {
+		return func(out string) error { return os.WriteFile(out, []byte(content), 0o755) }
+	}
+	first, err := b.cached(newKey("v1"), "runc", boards.ARM64, build("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := b.cached(newKey("v1"), "runc", boards.ARMv7, build("armv7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A failed build keeps what was there.
+	if _, err := b.cached(newKey("v2"), "runc", boards.ARM64, func(string) error { return fmt.Errorf("cc failed") }); err == nil {
+		t.Fatal("failed build reported success")
+	}
+	if _, err := os.Stat(first); err != nil {
+		t.Fatalf("failed build removed the previous entry: %v", err)
+	}
+	second, err := b.cached(newKey("v3"), "runc", boards.ARM64, build("two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(first); !os.IsNotExist(err) {
+		t.Errorf("old arm64 entry kept: %v", err)
+	}
+	for _, p := range []string{second, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("entry %s gone: %v", p, err)
+		}
+	}
+	if again, err := b.cached(newKey("v3"), "runc", boards.ARM64, build("never")); err != nil || again != second {
+		t.Errorf("cache hit = %s, %v; want %s", again, err, second)
+	}
+}

@@ -162,7 +162,8 @@ func pongServer(t testing.TB) string {
 // run on the CNI bridge (runc with pivot_root and the default seccomp
 // profile: on an initramfs root that run would fail), and the container reaches a TCP server on the
 // host through NAT (QEMU shows the host's loopback as 10.0.2.2); a
-// tarball with a corrupted layer is refused with a digest error and
+// tarball with a corrupted layer is refused naming the bad blob, leaves no
+// image behind (nor replaces the good image of the same name), and
 // containerd keeps answering; containerd is killed and init restarts it.
 // Second boot: the image is still there and runs.
 func TestContainerd(t *testing.T) {
@@ -174,6 +175,9 @@ func TestContainerd(t *testing.T) {
 			// Another image, so its layer is not already in the content
 			// store (containerd rightly skips blobs it has verified).
 			broken := buildOCIArchive(t, "docker.io/edgegate/broken:test", "broken", payload, b.Arch)
+			// A bad archive under the name of the good image: the good
+			// record must survive it.
+			impostor := buildOCIArchive(t, helloImage, "impostor", payload, b.Arch)
 			token := fmt.Sprintf("token-%s-%d", b.Name, time.Now().UnixNano())
 			disk := filepath.Join(t.TempDir(), "disk.img")
 			must(t, CopyImage(ctrdImage(t, b), disk))
@@ -182,12 +186,13 @@ func TestContainerd(t *testing.T) {
 				"wait-healthy 60",
 				"import hello.tar",
 				"!import corrupt.tar",
+				"!import impostor.tar",
 				"health",
 				"run " + helloImage + " 10.0.2.2:" + port + " " + token,
 				"kill-daemon",
 				"wait-healthy 120",
 				"images",
-			}, map[string][]byte{"hello.tar": hello.data, "corrupt.tar": broken.corrupted(t)})
+			}, map[string][]byte{"hello.tar": hello.data, "corrupt.tar": broken.corrupted(t), "impostor.tar": impostor.corrupted(t)})
 			m := startWithJobs(t, b, disk, jobs)
 			expectWithin(t, m, `service containerd healthy`, ctrdTimeout)
 			expectWithin(t, m, `ctrjobs: job \d+ ok: import hello.tar\r?\n`, ctrdTimeout)
@@ -195,6 +200,7 @@ func TestContainerd(t *testing.T) {
 			if refused[1] != "ok" || !strings.Contains(refused[2], "does not match its digest") {
 				t.Errorf("corrupt tarball: %q, want refused naming the bad blob", refused[0])
 			}
+			expectWithin(t, m, `ctrjobs: job \d+ ok: !import impostor.tar: refused: .*does not match its digest`, ctrdTimeout)
 			expectWithin(t, m, `ctrjobs: job \d+ ok: health\r?\n`, ctrdTimeout)
 			expectWithin(t, m, `ctrjobs: hello from container: arch=`+b.Arch.GOARCH()+` `, ctrdTimeout)
 			expectWithin(t, m, `ctrjobs: container got reply: pong `+token+`\r?\n`, ctrdTimeout)

@@ -29,7 +29,7 @@ func ServeMain(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edgegate-containerd: %v\n", err)
 		return 1
 	}
-	err := exec(s)
+	err := execDaemon(s)
 	fmt.Fprintf(stderr, "edgegate-containerd: %v\n", err)
 	return 1
 }
@@ -83,8 +83,8 @@ func mountCgroup2() error {
 	return nil
 }
 
-// exec enters the jail and replaces this process with the daemon.
-func exec(s Settings) error {
+// execDaemon enters the jail and replaces this process with the daemon.
+func execDaemon(s Settings) error {
 	if err := enterJail(s.Jail); err != nil {
 		return err
 	}

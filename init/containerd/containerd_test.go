@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -121,4 +122,24 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestNeedFilesystem(t *testing.T) {
+	dir := t.TempDir()
+	list := dir + "/filesystems"
+	os.WriteFile(list, []byte("nodev\tsysfs\nnodev\ttmpfs\n\text4\nnodev\toverlay\n"), 0o644)
+	for _, tt := range []struct {
+		path, fs, wantErr string
+	}{
+		{list, "overlay", ""},
+		{list, "ext4", ""},
+		{list, "squashfs", "load the squashfs module"},
+		{list, "over", "no over filesystem"},
+		{dir + "/absent", "overlay", "kernel filesystems"},
+	} {
+		err := needFilesystem(tt.path, tt.fs)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("needFilesystem(%s) = %v, want %q", tt.fs, err, tt.wantErr)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -55,6 +56,11 @@ func Prepare(s Settings) error {
 	if err := os.WriteFile(filepath.Join(s.CNIConfDir, NetworkName+".conflist"), list, 0o644); err != nil {
 		return fmt.Errorf("cni config: %w", err)
 	}
+	// The overlayfs snapshotter checks once, when it initialises: a
+	// daemon started without overlay would come up unable to run anything.
+	if err := needFilesystem("/proc/filesystems", "overlay"); err != nil {
+		return err
+	}
 	if err := mountCgroup2(); err != nil {
 		return err
 	}
@@ -66,6 +72,22 @@ func Prepare(s Settings) error {
 		klog.Errorf("containers will not reach the uplink: %v", err)
 	}
 	return nil
+}
+
+// needFilesystem fails unless the kernel list at path (/proc/filesystems)
+// has fs, naming the module to load.
+func needFilesystem(path, fs string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("kernel filesystems: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[len(f)-1] == fs {
+			return nil
+		}
+	}
+	return fmt.Errorf("the kernel has no %s filesystem: load the %s module before containerd starts", fs, fs)
 }
 
 // mountCgroup2 mounts the unified cgroup hierarchy runc needs, unless the

@@ -45,6 +45,9 @@ var Plugins = map[string]string{
 	"portmap":    "github.com/containernetworking/plugins/plugins/meta/portmap",
 }
 
+// module is edgegate's Go module path.
+const module = "github.com/edgegate/edgegate"
+
 // Binaries are the built files for one architecture, by role.
 type Binaries struct {
 	Containerd string            // the multi-call binary
@@ -109,8 +112,12 @@ func (b Builder) containerd(ctx context.Context, arch boards.Arch, goVersion str
 			return "", err
 		}
 	}
-	for _, d := range []string{"cmd/edgegate-containerd", "init/containerd", "init/containerd/ctr"} {
-		if err := key.goFiles(filepath.Join(b.Source, d)); err != nil {
+	dirs, err := ownPackages(ctx, b.Source, goEnv(arch, false), containerdTags, "./cmd/edgegate-containerd")
+	if err != nil {
+		return "", err
+	}
+	for _, d := range dirs {
+		if err := key.goFiles(d); err != nil {
 			return "", err
 		}
 	}
@@ -120,6 +127,22 @@ func (b Builder) containerd(ctx context.Context, arch boards.Arch, goVersion str
 			"-ldflags", ldflags, "-o", out, "./cmd/edgegate-containerd")
 		return err
 	})
+}
+
+// ownPackages lists the directories of the edgegate packages pkg is built
+// from (for arch and tags): their sources are inputs of its cache key.
+func ownPackages(ctx context.Context, src string, env []string, tags, pkg string) ([]string, error) {
+	format := `{{with .Module}}{{if eq .Path "` + module + `"}}{{$.Dir}}{{end}}{{end}}`
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-tags", tags, "-f", format, pkg)
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr // "go: downloading" lines must not be taken for directories
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.Fields(string(out)), nil
 }
 
 // runc is cgo (libseccomp, nsexec) linked as a static PIE with Debian's

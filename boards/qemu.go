@@ -57,8 +57,9 @@ var watchdogModules = []Module{
 // containerModules are what containerd and its containers need from the
 // kernel: overlay for the snapshotter (loaded before containerd starts: the
 // snapshotter checks for it when it initialises), bridge and veth for the
-// CNI bridge, and nftables NAT so containers reach what the gateway reaches.
-// Real boards with the same Debian kernels list them too.
+// CNI bridge, and nftables NAT and conntrack matching so containers reach
+// what the gateway reaches and nothing reaches them unasked.
+// Real boards on the same Debian kernels need the same list.
 var containerModules = []Module{
 	{Name: "overlay"},
 	{Name: "bridge"},
@@ -66,6 +67,7 @@ var containerModules = []Module{
 	{Name: "nf_tables"},
 	{Name: "nft_chain_nat"},
 	{Name: "nft_masq"},
+	{Name: "nft_ct"},
 }
 
 func modules(lists ...[]Module) []Module {

@@ -64,9 +64,9 @@ func TestMasqueradeBadSubnet(t *testing.T) {
 	}
 }
 
-// TestMasqueradeInstallsOnce installs the NAT rule in a fresh network
-// namespace, twice, and reads the kernel's tables back: one table, one
-// postrouting chain, one rule.
+// TestMasqueradeInstallsOnce installs the NAT and forward rules in a fresh
+// network namespace, twice, and reads the kernel's tables back: one table,
+// its two chains, no duplicated rules.
 func TestMasqueradeInstallsOnce(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -103,15 +103,21 @@ func TestMasqueradeInstallsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chains) != 1 || chains[0].Hooknum == nil || *chains[0].Hooknum != *nftables.ChainHookPostrouting {
-		t.Fatalf("chains = %+v, want one postrouting chain", chains)
+	want := map[string]int{"postrouting": 1, "forward": 3} // rules per chain
+	if len(chains) != len(want) {
+		t.Fatalf("%d chains, want %d", len(chains), len(want))
 	}
-	rules, err := c.GetRules(tables[0], chains[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rules) != 1 {
-		t.Fatalf("%d rules after two installs, want 1", len(rules))
+	for _, ch := range chains {
+		rules, err := c.GetRules(tables[0], ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rules) != want[ch.Name] {
+			t.Errorf("chain %s: %d rules after two installs, want %d", ch.Name, len(rules), want[ch.Name])
+		}
+		if ch.Name == "forward" && (ch.Policy == nil || *ch.Policy != nftables.ChainPolicyDrop) {
+			t.Errorf("forward chain policy %v, want drop", ch.Policy)
+		}
 	}
 }
 

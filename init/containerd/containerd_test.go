@@ -2,14 +2,12 @@ package containerd
 
 import (
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/google/nftables"
 	"github.com/pelletier/go-toml/v2"
-	"github.com/vishvananda/netns"
 )
 
 func TestConfigTOML(t *testing.T) {
@@ -68,26 +66,15 @@ func TestMasqueradeBadSubnet(t *testing.T) {
 // network namespace, twice, and reads the kernel's tables back: one table,
 // its two chains, no duplicated rules.
 func TestMasqueradeInstallsOnce(t *testing.T) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces)")
 	}
-	defer orig.Close()
-	ns, err := netns.New() // also switches this thread into it
-	if err != nil {
-		t.Skipf("no network namespace (needs root): %v", err)
-	}
-	defer func() {
-		netns.Set(orig)
-		ns.Close()
-	}()
-	for i := 0; i < 2; i++ {
-		if err := Masquerade("10.88.0.0/16", "edge0"); err != nil {
-			t.Skipf("nftables unavailable here: %v", err)
+	ns := newNS(t)
+	in(t, ns, func() {
+		for i := 0; i < 2; i++ {
+			must(t, Masquerade("10.88.0.0/16", "edge0"))
 		}
-	}
+	})
 	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
 	if err != nil {
 		t.Fatal(err)

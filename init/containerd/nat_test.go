@@ -78,16 +78,12 @@ func TestNATAndForwardFilter(t *testing.T) {
 
 func newNS(t *testing.T) netns.NsHandle {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	must(t, err)
-	defer orig.Close()
-	ns, err := netns.New()
+	var ns netns.NsHandle
+	var err error
+	onThread(t, func() { ns, err = netns.New() }) // New also switches the thread
 	if err != nil {
 		t.Skipf("network namespaces: %v", err)
 	}
-	must(t, netns.Set(orig))
 	t.Cleanup(func() { ns.Close() })
 	return ns
 }
@@ -123,12 +119,21 @@ func addr(t *testing.T, ns netns.NsHandle, name, cidr, gateway string) {
 // in runs f on a thread switched into ns.
 func in(t *testing.T, ns netns.NsHandle, f func()) {
 	t.Helper()
+	onThread(t, func() {
+		must(t, netns.Set(ns))
+		f()
+	})
+}
+
+// onThread runs f on a locked thread and puts the thread back into this
+// process's network namespace afterwards, whatever f switched to.
+func onThread(t *testing.T, f func()) {
+	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
 	must(t, err)
 	defer orig.Close()
-	must(t, netns.Set(ns))
 	defer netns.Set(orig)
 	f()
 }

@@ -12,10 +12,13 @@ export EDGEGATE_CACHE
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Host packages: QEMU and the tools the tests use to check our images with
-# independent implementations (sfdisk, fsck.vfat, mtools, cpio, mkimage).
+# Host packages: QEMU, the tools the tests use to check our images with
+# independent implementations (sfdisk, fsck.vfat, mtools, cpio, mkimage,
+# e2fsck/debugfs), and the cross compilers and libseccomp runc is built with.
 APT_PACKAGES := qemu-system-arm dosfstools fdisk mtools cpio u-boot-tools e2fsprogs \
-	iproute2 gcc dpkg-dev ca-certificates
+	iproute2 gcc dpkg-dev ca-certificates pkg-config \
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
+	libseccomp-dev:arm64 libseccomp-dev:armhf
 FOREIGN_ARCHES := arm64 armhf
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -66,7 +69,7 @@ test-unit:
 # Whole images, QEMU boots of every emulated board and both boot paths,
 # and the long cloud-outage test.
 test-system:
-	$(GO) test -count=1 -timeout 25m ./image/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
+	$(GO) test -count=1 -timeout 25m ./image/ ./image/ctrdbuild/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
 
 lint:
 	$(GO) vet ./...
@@ -77,8 +80,10 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m $$($(GO) list ./edgecore/... ./init/... | grep -v /internal/e2e) | tee $(OUT)/bench/unit.txt
 	$(GO) test -run '^$$' -bench 'CloudToAck|ExecToConnected' -benchtime 200x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e.txt
 	$(GO) test -run '^$$' -bench IdleFootprint -benchtime 1x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-idle.txt
-	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 40m ./qemu/ | tee $(OUT)/bench/qemu.txt
-	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-idle.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkBoot|BenchmarkImage|BenchmarkContainerd' -benchtime 5x -timeout 40m ./qemu/ | tee $(OUT)/bench/qemu.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkInit' -benchtime 1x -timeout 20m ./qemu/ | tee $(OUT)/bench/qemu-init.txt
+	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt \
+		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-idle.txt
 	@echo "wrote BENCHMARKS.md"
 
 clean:

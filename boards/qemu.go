@@ -78,6 +78,11 @@ func modules(lists ...[]Module) []Module {
 	return ms
 }
 
+// qemuLayout sizes the QEMU boards' disks. A slot holds the kernel and the
+// initramfs with the container runtime (arm64: 31 + 67 MiB), with room for
+// an update that grows.
+var qemuLayout = Layout{BootMiB: 64, SlotMiB: 192, DataMiB: 64}
+
 // QEMUArm64 is QEMU's virt machine with a Cortex-A57 and Debian's arm64 kernel.
 func QEMUArm64() Board {
 	return Board{
@@ -98,7 +103,7 @@ func QEMUArm64() Board {
 		Net:           "eth0",
 		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, containerModules),
 		Userland:      e2fsprogsArm64(),
-		Layout:        Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
+		Layout:        qemuLayout,
 		Emulation: &Emulation{
 			Binary: "qemu-system-aarch64", Machine: virtMachine, CPU: "cortex-a57",
 			MemoryMiB: 512, CPUs: 1,
@@ -132,7 +137,7 @@ func QEMUArmv7() Board {
 		// ext4's crc32c soft dependency also pulls in the ARMv8 CRC
 		// driver, which a Cortex-A15 cannot run (ENODEV).
 		ExcludeModules: []string{"crc32_arm_ce"},
-		Layout:         Layout{BootMiB: 64, SlotMiB: 128, DataMiB: 64},
+		Layout:         qemuLayout,
 		Emulation: &Emulation{
 			Binary: "qemu-system-arm", Machine: virtMachine, CPU: "cortex-a15",
 			MemoryMiB: 512, CPUs: 1,

@@ -55,6 +55,11 @@ type Options struct {
 	// plugins; see image/containerd.go). Off, the image is the bare floor
 	// the boot benchmarks measure.
 	Containerd bool
+	// Edgecore adds the edge agent (cmd/edgecore) and its configuration,
+	// EdgecoreConfig or, when nil, DefaultEdgecoreConfig; see
+	// image/edgecore.go.
+	Edgecore       bool
+	EdgecoreConfig []byte
 	// Progress receives one line per step; nil discards them.
 	Progress func(format string, args ...any)
 }
@@ -107,6 +112,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	if err := o.addContainerd(ctx, arc); err != nil {
+		return Result{}, err
+	}
+	if err := o.addEdgecore(ctx, arc); err != nil {
 		return Result{}, err
 	}
 	if err := o.addSystemFiles(arc); err != nil {

@@ -72,18 +72,23 @@ func (o Options) addContainerd(ctx context.Context, arc *initramfs.Archive) erro
 	return nil
 }
 
-// defaultConfig is DefaultConfig, plus containerd as a supervised service
-// when the image carries the runtime.
+// defaultConfig is DefaultConfig, plus containerd and edgecore as
+// supervised services when the image carries them.
 func (o Options) defaultConfig() ([]byte, error) {
 	raw, err := DefaultConfig(o.Board)
-	if err != nil || !o.Containerd {
+	if err != nil || !o.Containerd && !o.Edgecore {
 		return raw, err
 	}
 	c, err := CheckConfig(raw)
 	if err != nil {
 		return nil, err
 	}
-	c.Services = append(c.Services, containerd.Service())
+	if o.Containerd {
+		c.Services = append(c.Services, containerd.Service())
+	}
+	if o.Edgecore {
+		c.Services = append(c.Services, edgecoreService(o.Containerd))
+	}
 	if raw, err = yaml.Marshal(c); err != nil {
 		return nil, fmt.Errorf("default config: %w", err)
 	}

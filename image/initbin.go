@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -24,6 +25,14 @@ func (o Options) initBinary(ctx context.Context) ([]byte, error) {
 		}
 		return b, nil
 	}
+	o.Progress("compiling init for %s", o.Board.Arch)
+	return o.compile(ctx, "./cmd/init", "-s -w")
+}
+
+// compile cross-builds the main package pkg of the source tree for the
+// board's architecture: static (CGO off), -trimpath, no VCS stamp, so the
+// same tree gives the same bytes.
+func (o Options) compile(ctx context.Context, pkg, ldflags string) ([]byte, error) {
 	src := o.Source
 	if src == "" {
 		var err error
@@ -31,19 +40,18 @@ func (o Options) initBinary(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 	}
-	dir, err := os.MkdirTemp("", "edgegate-init-")
+	dir, err := os.MkdirTemp("", "edgegate-build-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "init")
-	o.Progress("compiling init for %s", o.Board.Arch)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, "./cmd/init")
+	out := filepath.Join(dir, path.Base(pkg))
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags="+ldflags, "-o", out, pkg)
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux",
 		"GOARCH="+o.Board.Arch.GOARCH(), "GOARM="+o.Board.Arch.GOARM())
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("compiling init: %w: %s", err, strings.TrimSpace(string(b)))
+		return nil, fmt.Errorf("compiling %s: %w: %s", pkg, err, strings.TrimSpace(string(b)))
 	}
 	return os.ReadFile(out)
 }

@@ -20,8 +20,10 @@ func runBuild(ctx context.Context, args []string) error {
 	source := fs.String("source", "", "edgegate source tree (default: found from the current directory)")
 	ver := fs.String("version", version, "version recorded in the image")
 	epoch := fs.Int64("epoch", image.DefaultEpoch, "timestamp (Unix seconds) written into the image")
-	cfgFile := fs.String("config", "", "device config (YAML, see init/config); default: DHCP on the board's interface, containerd as the one service (none with --containerd=false)")
+	cfgFile := fs.String("config", "", "device config (YAML, see init/config); default: DHCP on the board's interface, containerd and edgecore as services (each left out with --containerd=false / --edgecore=false)")
 	withCtrd := fs.Bool("containerd", true, "include the container runtime (containerd, runc, CNI plugins)")
+	withEdgecore := fs.Bool("edgecore", true, "include the edge agent (edgecore) and its configuration")
+	edgecoreCfg := fs.String("edgecore-config", "", "EdgeCore configuration (edgecore.config.kubeedge.io/v1alpha2 YAML) for /etc/kubeedge/config/edgecore.yaml; default: edgecore's defaults with store and certificates under /var/lib/kubeedge and edgehub off")
 	adds := fs.StringArray("add", nil, "add a host file to the image as SRC:DST (repeatable), e.g. a service executable")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,6 +45,18 @@ func runBuild(ctx context.Context, args []string) error {
 			return fmt.Errorf("%s: %w", *cfgFile, err)
 		}
 	}
+	var ecCfg []byte
+	if *edgecoreCfg != "" && !*withEdgecore {
+		return fmt.Errorf("--edgecore-config %s: the image carries no edgecore (--edgecore=false)", *edgecoreCfg)
+	}
+	if *edgecoreCfg != "" {
+		if ecCfg, err = os.ReadFile(*edgecoreCfg); err != nil {
+			return fmt.Errorf("--edgecore-config: %w", err)
+		}
+		if err := image.CheckEdgecoreConfig(ecCfg); err != nil {
+			return fmt.Errorf("%s: %w", *edgecoreCfg, err)
+		}
+	}
 	var extra []image.ExtraFile
 	for _, a := range *adds {
 		f, err := image.ParseAdd(a)
@@ -54,6 +68,7 @@ func runBuild(ctx context.Context, args []string) error {
 	res, err := image.Build(ctx, image.Options{
 		Board: b, Version: *ver, Output: *out, Cache: newCache(*cache),
 		Init: *initBin, Source: *source, Epoch: *epoch, Config: cfg, Extra: extra, Containerd: *withCtrd,
+		Edgecore: *withEdgecore, EdgecoreConfig: ecCfg,
 		Progress: func(format string, a ...any) { klog.Infof(format, a...) },
 	})
 	if err != nil {

@@ -24,6 +24,10 @@ func edgegateBin(t *testing.T) string {
 func TestBadInvocations(t *testing.T) {
 	bin := edgegateBin(t)
 	dir := t.TempDir()
+	badEdgecore := filepath.Join(dir, "edgecore.yaml")
+	if err := os.WriteFile(badEdgecore, []byte("apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\ndatabase:\n  dataSource: /etc/kubeedge/edgecore.db\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -33,6 +37,9 @@ func TestBadInvocations(t *testing.T) {
 		{"unknown board", []string{"build", "--board", "rpi9", "-o", filepath.Join(dir, "a.img")}, `unknown board "rpi9" (known: qemu-arm64, qemu-armv7)`, filepath.Join(dir, "a.img")},
 		{"no output", []string{"build", "--board", "qemu-arm64"}, "no output file", ""},
 		{"unwritable output", []string{"build", "--board", "qemu-arm64", "-o", "/proc/edgegate.img"}, "/proc/edgegate.img", "/proc/edgegate.img"},
+		{"edgecore store off the data partition", []string{"build", "--edgecore-config", badEdgecore, "-o", filepath.Join(dir, "b.img")}, `database.dataSource: invalid value "/etc/kubeedge/edgecore.db": must be under /var`, filepath.Join(dir, "b.img")},
+		{"edgecore config without edgecore", []string{"build", "--edgecore=false", "--edgecore-config", badEdgecore, "-o", filepath.Join(dir, "c.img")}, "--edgecore=false", filepath.Join(dir, "c.img")},
+		{"missing edgecore config", []string{"build", "--edgecore-config", filepath.Join(dir, "none.yaml"), "-o", filepath.Join(dir, "d.img")}, "--edgecore-config", filepath.Join(dir, "d.img")},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`, ""},
 		{"unknown flag", []string{"build", "--bored", "x"}, "unknown flag: --bored", ""},
 		{"missing image", []string{"qemu", "--image", filepath.Join(dir, "none.img"), "--board", "qemu-arm64", "--until", "x"}, "none.img", ""},

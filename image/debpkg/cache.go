@@ -109,6 +109,11 @@ func (c *Cache) Unpacked(ctx context.Context, p boards.Package) (string, error) 
 	}
 	if err := os.Rename(tmp, root); err != nil {
 		os.RemoveAll(tmp)
+		// Another build sharing the cache unpacked the same package first;
+		// its tree is as good as ours.
+		if _, serr := os.Stat(root); serr == nil {
+			return root, nil
+		}
 		return "", fmt.Errorf("package cache: %w", err)
 	}
 	return root, nil

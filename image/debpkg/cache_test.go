@@ -153,3 +153,27 @@ func TestCacheMissingPackage(t *testing.T) {
 		t.Fatalf("Deb(missing) = %v", err)
 	}
 }
+
+// TestConcurrentUnpack: builds running at once (test packages run in
+// parallel) share one cache; each must get the tree, none an error.
+func TestConcurrentUnpack(t *testing.T) {
+	deb, sum := buildDeb(t, "xz")
+	dir := t.TempDir()
+	p := boards.Package{Name: "hello", Version: "1.0", Arch: "arm64", SHA256: sum}
+	errs := make(chan error, 8)
+	for i := 0; i < cap(errs); i++ {
+		go func() {
+			c := &Cache{Dir: dir, Fetch: &copyFetcher{src: deb}}
+			root, err := c.Unpacked(context.Background(), p)
+			if err == nil {
+				_, err = os.Stat(filepath.Join(root, "etc/hello"))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < cap(errs); i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

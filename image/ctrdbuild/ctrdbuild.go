@@ -231,12 +231,24 @@ func (b Builder) cached(k *key, name string, arch boards.Arch, build func(out st
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build cache: %w", err)
 	}
-	tmp := final + ".partial"
+	// A name of its own per build: test packages run in parallel and may
+	// build the same entry at once; the last rename wins, and all are equal.
+	f, err := os.CreateTemp(dir, name+".partial-")
+	if err != nil {
+		return "", fmt.Errorf("build cache: %w", err)
+	}
+	f.Close()
+	tmp := f.Name()
 	if err := build(tmp); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("%s: %w", name, err)
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // CreateTemp made it 0600
+		os.Remove(tmp)
+		return "", fmt.Errorf("build cache: %w", err)
+	}
 	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
 		return "", fmt.Errorf("build cache: %w", err)
 	}
 	return final, nil

@@ -19,7 +19,7 @@ func (c *Cloud) Send(node string, msg *model.Message) error {
 		if _, dup := q.pending[msg.ID()]; !dup {
 			q.order = append(q.order, msg.ID())
 		}
-		q.pending[msg.ID()] = &pendingMsg{msg: msg, lastSent: time.Now()}
+		q.pending[msg.ID()] = &pendingMsg{msg: msg, lastSent: time.Now(), sentOn: s}
 	}
 	c.mu.Unlock()
 	if s == nil {
@@ -68,7 +68,7 @@ func (c *Cloud) resendLoop(s *session) {
 	defer tick.Stop()
 	first := true
 	for {
-		for _, m := range c.due(s.node, first) {
+		for _, m := range c.due(s, first) {
 			if err := s.write(m); err != nil {
 				s.close(err)
 				return
@@ -83,10 +83,10 @@ func (c *Cloud) resendLoop(s *session) {
 	}
 }
 
-func (c *Cloud) due(node string, all bool) []*model.Message {
+func (c *Cloud) due(s *session, all bool) []*model.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.queues[node]
+	q := c.queues[s.node]
 	if q == nil {
 		return nil
 	}
@@ -99,8 +99,8 @@ func (c *Cloud) due(node string, all bool) []*model.Message {
 			continue
 		}
 		kept = append(kept, id)
-		if all || now.Sub(p.lastSent) >= c.opts.ResendInterval {
-			p.lastSent = now
+		if (all && p.sentOn != s) || now.Sub(p.lastSent) >= c.opts.ResendInterval {
+			p.lastSent, p.sentOn = now, s
 			out = append(out, p.msg)
 		}
 	}

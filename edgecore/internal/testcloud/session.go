@@ -36,6 +36,10 @@ type nodeQueue struct {
 type pendingMsg struct {
 	msg      *model.Message
 	lastSent time.Time
+	// sentOn is the session the message last went out on; the flush on
+	// connect skips messages Send already wrote on the new session, which
+	// would otherwise reach the edge twice.
+	sentOn *session
 }
 
 var upgrader = websocket.Upgrader{HandshakeTimeout: 30 * time.Second}

@@ -3,6 +3,7 @@
 # need first (apt packages, foreign architectures for the kernel packages).
 
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 GO ?= go
 BOARD ?= qemu-arm64
 OUT ?= out

@@ -128,10 +128,10 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	var initrd bytes.Buffer
-	if _, err := arc.WriteTo(&initrd); err != nil {
+	if _, err := arc.WriteLZ4(&initrd); err != nil {
 		return Result{}, err
 	}
-	o.Progress("initramfs: %d bytes, %d modules", initrd.Len(), nmods)
+	o.Progress("initramfs: %d bytes (%d before lz4), %d modules", initrd.Len(), arc.Size(), nmods)
 
 	spec, err := o.diskSpec(kernel, initrd.Bytes())
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/edgegate/edgegate/image"
 	"github.com/edgegate/edgegate/image/debpkg"
 	"github.com/edgegate/edgegate/image/disk"
+	"github.com/edgegate/edgegate/image/initramfs"
 	"github.com/edgegate/edgegate/init/buildinfo"
 )
 
@@ -272,7 +273,11 @@ func ImageInfo(img string) (buildinfo.Info, error) {
 	if err != nil {
 		return buildinfo.Info{}, err
 	}
-	rr := cpio.Newc.Reader(bytes.NewReader(initrd))
+	raw, err := io.ReadAll(initramfs.Open(initrd))
+	if err != nil {
+		return buildinfo.Info{}, fmt.Errorf("image %s: initramfs: %w", img, err)
+	}
+	rr := cpio.Newc.Reader(bytes.NewReader(raw))
 	for {
 		rec, err := rr.ReadRecord()
 		if err != nil {

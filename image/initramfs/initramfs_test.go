@@ -2,6 +2,7 @@ package initramfs
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,5 +135,35 @@ func TestCopyGlobKeepsLinks(t *testing.T) {
 	}
 	if e := a.entries["lib/libc.so.6"]; e.kind != regular || e.mode != 0o755 {
 		t.Fatalf("lib/libc.so.6 = %+v", e)
+	}
+}
+
+func TestLZ4RoundTripAndReproducible(t *testing.T) {
+	var plain, first, second bytes.Buffer
+	a := sample(t, []int{0, 1, 2, 3, 4})
+	if _, err := a.WriteTo(&plain); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.WriteLZ4(&first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sample(t, []int{4, 3, 2, 1, 0}).WriteLZ4(&second); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first.Bytes(), second.Bytes()) {
+		t.Fatal("two compressed archives of the same files differ")
+	}
+	if got := first.Bytes()[:4]; !bytes.Equal(got, []byte{0x02, 0x21, 0x4c, 0x18}) {
+		t.Fatalf("magic %x, want the legacy LZ4 frame the kernel reads", got)
+	}
+	back, err := io.ReadAll(Open(first.Bytes()))
+	if err != nil || !bytes.Equal(back, plain.Bytes()) {
+		t.Fatalf("decompressed %d bytes (err %v), want the %d-byte archive", len(back), err, plain.Len())
+	}
+	if first.Len() >= plain.Len() {
+		t.Errorf("compressed %d >= plain %d", first.Len(), plain.Len())
+	}
+	if raw, _ := io.ReadAll(Open(plain.Bytes())); !bytes.Equal(raw, plain.Bytes()) {
+		t.Error("Open changed an uncompressed archive")
 	}
 }

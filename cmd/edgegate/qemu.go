@@ -56,6 +56,10 @@ func runQEMU(ctx context.Context, args []string) error {
 		return m.Wait(24 * 365 * time.Hour)
 	}
 	_, err = m.Console.Expect(re, *timeout)
+	if err == nil {
+		// Let the matched line finish before printing the console.
+		_, _ = m.Console.Expect(regexp.MustCompile(`\n`), 2*time.Second)
+	}
 	fmt.Print(m.Console.String())
 	if err != nil {
 		return fmt.Errorf("console did not match %q within %v", *until, *timeout)

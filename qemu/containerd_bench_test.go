@@ -63,18 +63,7 @@ func BenchmarkContainerd(b *testing.B) {
 func BenchmarkContainerdImage(b *testing.B) {
 	for _, board := range boards.All() {
 		b.Run(board.Name, func(b *testing.B) {
-			var res image.Result
-			for i := 0; i < b.N; i++ {
-				out := filepath.Join(b.TempDir(), "img")
-				var err error
-				res, err = image.Build(context.Background(), image.Options{
-					Board: board, Version: "bench", Output: out, Cache: testCache(b), Containerd: true,
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
+			benchBuild(b, image.Options{Board: board, Containerd: true})
 			src, err := image.FindSource(".")
 			must(b, err)
 			bins, err := ctrdbuild.Builder{Cache: filepath.Join(testCache(b).Dir, "runtime"), Source: src}.Build(context.Background(), board.Arch)
@@ -83,12 +72,6 @@ func BenchmarkContainerdImage(b *testing.B) {
 			for _, p := range bins.Plugins {
 				cni += fileSize(b, p)
 			}
-			data, gz := dataAndGzipSize(b, res.Output)
-			mib := func(n int64) float64 { return float64(n) / (1 << 20) }
-			b.ReportMetric(mib(res.ImageSize), "image-MiB")
-			b.ReportMetric(mib(data), "nonzero-MiB")
-			b.ReportMetric(mib(gz), "gzip-MiB")
-			b.ReportMetric(mib(res.InitramfsSize), "initramfs-MiB")
 			b.ReportMetric(mib(fileSize(b, bins.Containerd)), "containerd-multicall-MiB")
 			b.ReportMetric(mib(fileSize(b, bins.Runc)), "runc-MiB")
 			b.ReportMetric(mib(cni), "cni-MiB")

@@ -68,9 +68,12 @@ test-unit:
 	$(GO) test -race -short -timeout 15m ./...
 
 # Whole images, QEMU boots of every emulated board and both boot paths,
-# and the long cloud-outage test.
+# the end-to-end tests against a real kube-apiserver, and the long
+# cloud-outage test. The apiserver and etcd are built (once per machine,
+# minutes) and checked first, before anything competes for the cores.
 test-system:
-	$(GO) test -count=1 -timeout 25m ./image/ ./image/ctrdbuild/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
+	$(GO) test -count=1 -timeout 30m ./edgecore/kubeapi/
+	$(GO) test -count=1 -timeout 30m ./edgecore/testcloud/ ./image/ ./image/ctrdbuild/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
 
 lint:
 	$(GO) vet ./...
@@ -80,11 +83,12 @@ bench: deps
 	@mkdir -p $(OUT)/bench
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m $$($(GO) list ./edgecore/... ./init/... | grep -v /internal/e2e) | tee $(OUT)/bench/unit.txt
 	$(GO) test -run '^$$' -bench 'CloudToAck|ExecToConnected' -benchtime 200x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e.txt
-	$(GO) test -run '^$$' -bench IdleFootprint -benchtime 1x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-idle.txt
+	$(GO) test -run '^$$' -bench 'ExecToNode' -benchtime 20x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-node.txt
+	$(GO) test -run '^$$' -bench 'IdleFootprint|IdleNodeTraffic' -benchtime 1x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-idle.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkBoot|BenchmarkImage|BenchmarkContainerd' -benchtime 5x -timeout 40m ./qemu/ | tee $(OUT)/bench/qemu.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkInit' -benchtime 1x -timeout 20m ./qemu/ | tee $(OUT)/bench/qemu-init.txt
 	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt \
-		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-idle.txt
+		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-node.txt $(OUT)/bench/e2e-idle.txt
 	@echo "wrote BENCHMARKS.md"
 
 clean:

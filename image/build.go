@@ -281,7 +281,17 @@ func addInit(arc *initramfs.Archive, initBin []byte, o Options) error {
 	if err := arc.File(buildinfo.Path, info, 0o644); err != nil {
 		return err
 	}
+	if err := arc.File("etc/os-release", osRelease(o), 0o644); err != nil {
+		return err
+	}
 	return arc.File("init", initBin, 0o755)
+}
+
+// osRelease is the image's os-release(5): what the node reports as its OS
+// image ("edgegate <version>") and what tools read to tell the system.
+func osRelease(o Options) []byte {
+	return []byte(fmt.Sprintf("NAME=edgegate\nID=edgegate\nVERSION_ID=%q\nPRETTY_NAME=\"edgegate %s\"\nVARIANT_ID=%q\n",
+		o.Version, o.Version, o.Board.Name))
 }
 
 // diskSpec lays out the four partitions of DESIGN.md: boot (script and

@@ -29,8 +29,32 @@ const (
 	// The inspect socket sits directly in /run: init mounts /run empty
 	// and edgecore does not create the socket's directory.
 	edgecoreInspectSocket = "/run/edgecore-inspect.sock"
-	edgecoreStateDir      = "/var/lib/kubeedge"
+	edgecoreStateDir      = edgecoreconfig.DefaultStateDir
 )
+
+// persistentLinks make KubeEdge's own default certificate directories
+// (/etc/kubeedge/ca, /etc/kubeedge/certs: what upstream's --defaultconfig
+// and keadm join write) lead to the data partition, so an upstream
+// configuration builds as it is and its certificates survive a reboot.
+var persistentLinks = map[string]string{
+	"/etc/kubeedge/ca":    edgecoreStateDir + "/ca",
+	"/etc/kubeedge/certs": edgecoreStateDir + "/certs",
+}
+
+// persistent reports whether what edgecore writes at p survives a reboot:
+// it is on the data partition, directly or through a persistent link.
+func persistent(p string) bool {
+	p = path.Clean(p)
+	if strings.HasPrefix(p, "/var/") {
+		return true
+	}
+	for link := range persistentLinks {
+		if strings.HasPrefix(p, link+"/") {
+			return true
+		}
+	}
+	return false
+}
 
 // addEdgecore compiles edgecore for the board's architecture, stamped with
 // the image's version, and adds it with its configuration.
@@ -58,6 +82,11 @@ func (o Options) addEdgecore(ctx context.Context, arc *initramfs.Archive) error 
 			return err
 		}
 	}
+	for link, target := range persistentLinks {
+		if err := arc.Symlink(link, target); err != nil {
+			return err
+		}
+	}
 	if err := arc.File(edgecoreBin, bin, 0o755); err != nil {
 		return err
 	}
@@ -73,13 +102,8 @@ func (o Options) addEdgecore(ctx context.Context, arc *initramfs.Archive) error 
 // store and bus running. A gateway joins a cloud through --edgecore-config.
 func DefaultEdgecoreConfig() ([]byte, error) {
 	c := edgecoreconfig.NewDefault()
-	c.Database.DataSource = path.Join(edgecoreStateDir, "edgecore.db")
-	c.Modules.Edged.TailoredKubeletFlag.HostnameOverride = ""
-	h := c.Modules.EdgeHub
-	h.Enable = false
-	h.TLSCAFile = path.Join(edgecoreStateDir, "ca", "rootCA.crt")
-	h.TLSCertFile = path.Join(edgecoreStateDir, "certs", "server.crt")
-	h.TLSPrivateKeyFile = path.Join(edgecoreStateDir, "certs", "server.key")
+	c.Modules.Edged.HostnameOverride = ""
+	c.Modules.EdgeHub.Enable = false
 	raw, err := edgecoreconfig.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("default edgecore config: %w", err)
@@ -98,9 +122,9 @@ func CheckEdgecoreConfig(raw []byte) error {
 	}
 	var errs []error
 	onData := func(field, p string) {
-		if !strings.HasPrefix(path.Clean(p), "/var/") {
+		if !persistent(p) {
 			errs = append(errs, &edgecoreconfig.FieldError{Field: field, Value: p,
-				Reason: "must be under /var (the data partition); the rest of the root is RAM and lost at power off"})
+				Reason: "must be under /var (the data partition) or /etc/kubeedge/ca or /etc/kubeedge/certs (links to it); the rest of the root is lost at power off"})
 		}
 	}
 	onData("database.dataSource", c.Database.DataSource)

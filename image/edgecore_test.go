@@ -1,6 +1,8 @@
 package image
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,11 +56,14 @@ func TestCheckEdgecoreConfig(t *testing.T) {
 		name, raw, want string
 	}{
 		{"edgehub off", head + "modules:\n  edgeHub:\n    enable: false\n", ""},
-		{"KubeEdge's defaults keep certificates in /etc", head, "modules.edgeHub.tlsCaFile"},
+		{"edgecore's defaults keep certificates on /var", head, ""},
+		{"KubeEdge's /etc/kubeedge certificate paths lead to /var", head + "modules:\n  edgeHub:\n    enable: true\n    tlsCaFile: /etc/kubeedge/ca/rootCA.crt\n    tlsCertFile: /etc/kubeedge/certs/server.crt\n    tlsPrivateKeyFile: /etc/kubeedge/certs/server.key\n", ""},
+		{"other /etc paths are RAM", head + "modules:\n  edgeHub:\n    enable: true\n    tlsCertFile: /etc/kubeedge/server.crt\n", "modules.edgeHub.tlsCertFile"},
+		{"a link name is not a file", head + "modules:\n  edgeHub:\n    enable: true\n    tlsCertFile: /etc/kubeedge/certs\n", "modules.edgeHub.tlsCertFile"},
 		{"cloud on /var", hub("    websocket:\n      server: cloud.example:10000\n"), ""},
 		{"store in RAM", head + "database:\n  dataSource: /etc/kubeedge/edgecore.db\n", "database.dataSource"},
 		{"store climbing out of /var", head + "database:\n  dataSource: /var/../etc/edgecore.db\n", "database.dataSource"},
-		{"default cert paths with edgehub on", head + "modules:\n  edgeHub:\n    enable: true\n", "modules.edgeHub.tlsCertFile"},
+		{"escaping a link", head + "modules:\n  edgeHub:\n    enable: true\n    tlsCertFile: /etc/kubeedge/certs/../x.crt\n", "modules.edgeHub.tlsCertFile"},
 		{"bad websocket server", hub("    websocket:\n      server: nowhere\n"), "modules.edgeHub.websocket.server"},
 		{"unknown field", head + "modules:\n  metaManager:\n    enabel: true\n", "modules.metaManager.enabel"},
 		{"wrong kind", "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: Edge\n", "kind"},
@@ -120,7 +125,7 @@ func TestAddEdgecore(t *testing.T) {
 	if err := o.addEdgecore(t.Context(), arc); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{edgecoreBin, edgecoreConfigPath} {
+	for _, p := range []string{edgecoreBin, edgecoreConfigPath, "/etc/kubeedge/ca", "/etc/kubeedge/certs"} {
 		if !arc.Has(p) {
 			t.Errorf("%s missing from the initramfs", p)
 		}
@@ -134,5 +139,36 @@ func TestAddEdgecore(t *testing.T) {
 	}
 	if empty := initramfs.New(); (Options{Board: o.Board}).addEdgecore(t.Context(), empty) != nil || empty.Has(edgecoreBin) {
 		t.Error("Edgecore false must add nothing")
+	}
+}
+
+// TestUpstreamAndOwnEdgecoreConfigsBuild: what KubeEdge v1.21–v1.23 write
+// (--defaultconfig, --minconfig, keadm join) and what edgecore's own
+// --defaultconfig and --minconfig print build as they are: KubeEdge's
+// /etc/kubeedge certificate paths lead to the data partition.
+func TestUpstreamAndOwnEdgecoreConfigsBuild(t *testing.T) {
+	files, err := filepath.Glob("../edgecore/config/testdata/kubeedge-*/*.yaml")
+	if err != nil || len(files) != 9 {
+		t.Fatalf("upstream files %v (%v), want 3 releases × 3", files, err)
+	}
+	configs := map[string][]byte{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		configs[f] = raw
+	}
+	for name, c := range map[string]*edgecoreconfig.EdgeCoreConfig{"edgecore --defaultconfig": edgecoreconfig.NewDefault(), "edgecore --minconfig": edgecoreconfig.NewMin()} {
+		raw, err := edgecoreconfig.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		configs[name] = raw
+	}
+	for name, raw := range configs {
+		if err := CheckEdgecoreConfig(raw); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

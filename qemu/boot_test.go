@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/boards"
+	"github.com/edgegate/edgegate/edgecore/kubeapi"
 	"github.com/edgegate/edgegate/image"
 	"github.com/edgegate/edgegate/image/debpkg"
 )
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 	images.dir = dir
 	images.built = map[string]string{}
 	code := m.Run()
+	kubeapi.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

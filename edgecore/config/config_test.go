@@ -54,7 +54,8 @@ func TestDefaultsMatchKubeEdge(t *testing.T) {
 		"dataSource: /var/lib/kubeedge/edgecore.db", "heartbeat: 15", "messageQPS: 30", "messageBurst: 60",
 		"projectID: e632aba927ea4ac2b575ec1603d56f10", "server: 127.0.0.1:10000", "contextSendGroup: hub",
 		"contextSendModule: websocket", "remoteQueryTimeout: 60", "mqttMode: 2", "port: 9060",
-		"tlsCaFile: /etc/kubeedge/ca/rootCA.crt", "httpServer: https://127.0.0.1:10002",
+		"tlsCaFile: /var/lib/kubeedge/ca/rootCA.crt", "httpServer: https://127.0.0.1:10002",
+		"maxPods: 110", "nodeStatusReportFrequency: 5m0s", "nodeLeaseDurationSeconds: 40", "memory.available: 100Mi",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("default config lacks %q", want)
@@ -70,8 +71,7 @@ database:
   dataSource: /data/edge.db
 modules:
   edged:
-    tailoredKubeletFlag:
-      hostnameOverride: edge-1
+    hostnameOverride: edge-1
     tailoredKubeletConfig:
       cgroupDriver: systemd
   edgeHub:
@@ -111,7 +111,20 @@ func TestBadConfigNamesFieldAndValue(t *testing.T) {
 		{"quic", "modules:\n  edgeHub:\n    quic:\n      enable: true\n", []string{`modules.edgeHub.quic.enable: invalid value "true"`}},
 		{"relative db", "database:\n  dataSource: edge.db\n", []string{`database.dataSource: invalid value "edge.db": must be an absolute file path`}},
 		{"driver", "database:\n  driverName: mysql\n", []string{`database.driverName: invalid value "mysql"`}},
-		{"node name", "modules:\n  edged:\n    tailoredKubeletFlag:\n      hostnameOverride: Edge_1\n", []string{`hostnameOverride: invalid value "Edge_1"`}},
+		{"node name", "modules:\n  edged:\n    hostnameOverride: Edge_1\n", []string{`modules.edged.hostnameOverride: invalid value "Edge_1"`}},
+		{"nested kubelet flags", "modules:\n  edged:\n    tailoredKubeletFlag:\n      hostnameOverride: edge-1\n", []string{
+			`modules.edged.tailoredKubeletFlag: unknown field`, "sit directly under modules.edged"}},
+		{"node IP", "modules:\n  edged:\n    nodeIP: 10.0.0.300\n", []string{`modules.edged.nodeIP: invalid value "10.0.0.300"`}},
+		{"status frequency", "modules:\n  edged:\n    tailoredKubeletConfig:\n      nodeStatusUpdateFrequency: often\n", []string{
+			`modules.edged.tailoredKubeletConfig.nodeStatusUpdateFrequency: invalid value "often"`}},
+		{"lease duration", "modules:\n  edged:\n    tailoredKubeletConfig:\n      nodeLeaseDurationSeconds: 2.5\n", []string{
+			`modules.edged.tailoredKubeletConfig.nodeLeaseDurationSeconds: invalid value "2.5"`}},
+		{"max pods", "modules:\n  edged:\n    tailoredKubeletConfig:\n      maxPods: -3\n", []string{
+			`modules.edged.tailoredKubeletConfig.maxPods: invalid value "-3"`}},
+		{"eviction threshold", "modules:\n  edged:\n    tailoredKubeletConfig:\n      evictionHard:\n        memory.available: lots\n", []string{
+			`modules.edged.tailoredKubeletConfig.evictionHard.memory.available: invalid value "lots"`}},
+		{"runtime endpoint", "modules:\n  edged:\n    tailoredKubeletConfig:\n      containerRuntimeEndpoint: tcp://1.2.3.4:1\n", []string{
+			`modules.edged.tailoredKubeletConfig.containerRuntimeEndpoint: invalid value "tcp://1.2.3.4:1"`}},
 		{"two errors at once", "modules:\n  eventBus:\n    mqttMode: 7\n  serviceBus:\n    port: 70000\n", []string{
 			`modules.eventBus.mqttMode: invalid value "7"`, `modules.serviceBus.port: invalid value "70000"`}},
 		{"http server", "modules:\n  edgeHub:\n    httpServer: http://x:10002\n", []string{`modules.edgeHub.httpServer: invalid value "http://x:10002"`}},

@@ -17,15 +17,24 @@ import (
 type UnknownFieldError struct {
 	Path       string // dotted path in the file
 	Suggestion string // closest known field at that level, if any
+	Hint       string // what to write instead, for a known mistake
 }
 
 func (e *UnknownFieldError) Error() string {
 	i := strings.LastIndexByte(e.Path, '.')
 	msg := fmt.Sprintf("%s: unknown field %q", e.Path, e.Path[i+1:])
-	if e.Suggestion != "" {
+	switch {
+	case e.Hint != "":
+		msg += " (" + e.Hint + ")"
+	case e.Suggestion != "":
 		msg += fmt.Sprintf(" (did you mean %q?)", e.Suggestion)
 	}
 	return msg
+}
+
+// hints explain unknown fields people write for a reason.
+var hints = map[string]string{
+	"modules.edged.tailoredKubeletFlag": "KubeEdge's schema has no such section: hostnameOverride, nodeIP, nodeLabels and the other kubelet flags sit directly under modules.edged",
 }
 
 // decode reads a YAML document over cfg. Duplicate keys are rejected;
@@ -96,7 +105,7 @@ func (w *walker) walk(m map[string]any, t reflect.Type, prefix string) {
 			delete(m, key)
 			w.ignored = append(w.ignored, path)
 		default:
-			w.errs = append(w.errs, &UnknownFieldError{Path: path, Suggestion: closest(key, w.namesAt(prefix, fields))})
+			w.errs = append(w.errs, &UnknownFieldError{Path: path, Suggestion: closest(key, w.namesAt(prefix, fields)), Hint: hints[path]})
 		}
 	}
 }
@@ -118,7 +127,8 @@ func (w *walker) namesAt(prefix string, fields map[string]reflect.Type) []string
 }
 
 // jsonFields maps the JSON names of a struct's fields to their types,
-// pointers removed.
+// pointers removed. Embedded structs without a JSON name are inlined, as
+// encoding/json (and KubeEdge's schema) inline them.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
@@ -127,12 +137,18 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		if name == "-" || !f.IsExported() {
 			continue
 		}
-		if name == "" {
-			name = f.Name
-		}
 		ft := f.Type
 		for ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			for k, v := range jsonFields(ft) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
 		}
 		out[name] = ft
 	}

@@ -3,18 +3,24 @@ package config
 import (
 	"os"
 	"strings"
+	"time"
 )
 
-// KubeEdge's v1alpha2 defaults.
+// Defaults. They are KubeEdge's v1alpha2 defaults except for where the
+// certificates are kept: under /var/lib/kubeedge next to the store, where a
+// gateway keeps everything that must survive a reboot (its /etc is part of
+// the image), rather than KubeEdge's /etc/kubeedge.
 const (
-	DefaultDataSource        = "/var/lib/kubeedge/edgecore.db"
+	DefaultStateDir          = "/var/lib/kubeedge"
+	DefaultDataSource        = DefaultStateDir + "/edgecore.db"
 	DefaultDriverName        = "bbolt"
 	DefaultAliasName         = "default"
 	DefaultProjectID         = "e632aba927ea4ac2b575ec1603d56f10"
-	DefaultCAFile            = "/etc/kubeedge/ca/rootCA.crt"
-	DefaultCertFile          = "/etc/kubeedge/certs/server.crt"
-	DefaultKeyFile           = "/etc/kubeedge/certs/server.key"
+	DefaultCAFile            = DefaultStateDir + "/ca/rootCA.crt"
+	DefaultCertFile          = DefaultStateDir + "/certs/server.crt"
+	DefaultKeyFile           = DefaultStateDir + "/certs/server.key"
 	DefaultRegisterNamespace = "default"
+	DefaultRootDirectory     = "/var/lib/kubelet"
 )
 
 // NewDefault returns the full default configuration, as printed by
@@ -30,14 +36,10 @@ func NewDefault() *EdgeCoreConfig {
 				RegisterNodeNamespace: DefaultRegisterNamespace,
 				TailoredKubeletFlag: TailoredKubeletFlag{
 					HostnameOverride: Hostname(),
-					RootDirectory:    "/var/lib/kubelet",
+					RootDirectory:    DefaultRootDirectory,
 					PodSandboxImage:  "kubeedge/pause:3.6",
 				},
-				TailoredKubeletConfig: map[string]any{
-					"readOnlyPort":              10350,
-					"nodeStatusUpdateFrequency": "10s",
-					"containerRuntimeEndpoint":  "unix:///run/containerd/containerd.sock",
-				},
+				TailoredKubeletConfig: defaultKubeletConfig(),
 			},
 			EdgeHub: &EdgeHub{
 				Enable:             true,
@@ -94,7 +96,9 @@ func NewMin() *EdgeCoreConfig {
 		Database:   &DataBase{DataSource: DefaultDataSource},
 		Modules: &Modules{
 			Edged: &Edged{
-				TailoredKubeletFlag: TailoredKubeletFlag{HostnameOverride: Hostname()},
+				Enable:                false,
+				RegisterNodeNamespace: DefaultRegisterNamespace,
+				TailoredKubeletFlag:   TailoredKubeletFlag{HostnameOverride: Hostname()},
 			},
 			EdgeHub: &EdgeHub{
 				Enable:             true,
@@ -119,4 +123,24 @@ func Hostname() string {
 		return "edgegate"
 	}
 	return strings.ToLower(h)
+}
+
+// defaultKubeletConfig is the part of KubeEdge's tailored kubelet
+// configuration edgegate reads, with KubeEdge's values.
+func defaultKubeletConfig() map[string]any {
+	k := defaultKubelet()
+	hard := map[string]any{}
+	for s, t := range k.EvictionHard {
+		hard[s] = t
+	}
+	return map[string]any{
+		"readOnlyPort":                     10350,
+		"maxPods":                          k.MaxPods,
+		"nodeStatusUpdateFrequency":        k.NodeStatusUpdateFrequency.String(),
+		"nodeStatusReportFrequency":        k.NodeStatusReportFrequency.String(),
+		"nodeLeaseDurationSeconds":         int64(k.NodeLeaseDuration / time.Second),
+		"evictionHard":                     hard,
+		"evictionPressureTransitionPeriod": k.EvictionPressureTransitionPeriod.String(),
+		"containerRuntimeEndpoint":         k.ContainerRuntimeEndpoint,
+	}
 }

@@ -7,65 +7,124 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
-// The fixtures are edgecore.yaml files as `keadm join` of KubeEdge v1.21,
-// v1.22 and v1.23 writes them (KUBEEDGE.md §10 fields plus the rest of the
-// v1alpha2 schema).
-func TestKeadmJoinFilesLoad(t *testing.T) {
-	tests := []struct {
-		file, node, server, token, version string
-		gates                              map[string]bool
-	}{
-		{"keadm-join-v1.21.yaml", "edge-pi-01", "192.168.1.10:10000", "3a1f0c6d", "", nil},
-		{"keadm-join-v1.22.yaml", "edge-rpi4-b", "10.20.0.5:10000", "", "", map[string]bool{"ModuleRestart": false}},
-		{"keadm-join-v1.23.yaml", "edge-cm4-07", "cloudcore.example.net:10000", "", "v1.23.0",
-			map[string]bool{"ModuleRestart": true, "RequireAuthorization": false}},
+// releases are the KubeEdge releases whose configuration files
+// testdata/ holds (see testdata/README.md).
+var releases = []string{"v1.21.2", "v1.22.2", "v1.23.1"}
+
+// Every file KubeEdge's tools write, for every release edgegate claims,
+// loads as it is: the fields edgegate uses take the file's values, the
+// KubeEdge fields it does not use are listed as ignored, nothing else.
+func TestKubeEdgeFilesLoad(t *testing.T) {
+	for _, rel := range releases {
+		for _, file := range []string{"edgecore-default.yaml", "edgecore-min.yaml", "keadm-join.yaml"} {
+			t.Run(rel+"/"+file, func(t *testing.T) {
+				cfg, err := Load(filepath.Join("testdata", "kubeedge-"+rel, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkUpstreamFile(t, cfg, rel, file)
+			})
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			cfg, err := Load(filepath.Join("testdata", tt.file))
-			if err != nil {
-				t.Fatal(err)
+}
+
+func checkUpstreamFile(t *testing.T, cfg *EdgeCoreConfig, rel, file string) {
+	t.Helper()
+	h, e := cfg.Modules.EdgeHub, cfg.Modules.Edged
+	if cfg.NodeName() != "edge-node-1" || h.WebSocket.Server != "192.0.2.2:10000" || h.HTTPServer != "https://192.0.2.2:10002" {
+		t.Errorf("node %q, websocket %q, httpServer %q", cfg.NodeName(), h.WebSocket.Server, h.HTTPServer)
+	}
+	if cfg.Database.DataSource != DefaultDataSource {
+		t.Errorf("database %+v", cfg.Database)
+	}
+	if h.TLSCAFile != "/etc/kubeedge/ca/rootCA.crt" || h.TLSCertFile != "/etc/kubeedge/certs/server.crt" {
+		t.Errorf("certificate paths %q %q", h.TLSCAFile, h.TLSCertFile)
+	}
+	wantToken := file == "keadm-join.yaml"
+	if (h.Token != "") != wantToken {
+		t.Errorf("token %q (keadm join writes it, the defaults do not)", h.Token)
+	}
+	if file == "keadm-join.yaml" && cfg.EdgeCoreVersion != rel {
+		t.Errorf("edgecoreVersion %q, want %s", cfg.EdgeCoreVersion, rel)
+	}
+	k := e.Kubelet()
+	if e.PodSandboxImage != "kubeedge/pause:3.6" || e.RootDirectory != "/var/lib/kubelet" || e.RegisterNodeNamespace != "default" ||
+		k.MaxPods != 110 || k.NodeStatusUpdateFrequency != 10*time.Second || k.NodeStatusReportFrequency != 5*time.Minute ||
+		k.NodeLeaseDuration != 40*time.Second || k.EvictionHard["memory.available"] != "100Mi" ||
+		k.ContainerRuntimeEndpoint != "unix:///run/containerd/containerd.sock" {
+		t.Errorf("edged: %+v, kubelet %+v", e.TailoredKubeletFlag, k)
+	}
+	if e.TailoredKubeletConfig["staticPodPath"] != "/etc/kubeedge/manifests" {
+		t.Errorf("tailoredKubeletConfig not kept: %v", e.TailoredKubeletConfig)
+	}
+	for _, want := range []string{"modules.edged.maxContainerCount", "modules.edged.registerSchedulable", "modules.edged.minimumGCAge",
+		"modules.eventBus.mqttUsername"} {
+		if !slices.Contains(cfg.IgnoredFields, want) {
+			t.Errorf("IgnoredFields lacks %s: %v", want, cfg.IgnoredFields)
+		}
+	}
+	for _, used := range []string{"modules.edgeHub.heartbeat", "modules.edged.hostnameOverride", "modules.edged.nodeIP"} {
+		if slices.Contains(cfg.IgnoredFields, used) {
+			t.Errorf("%s, which edgegate uses, is listed as ignored", used)
+		}
+	}
+}
+
+// The steering fixtures (upstream v1.23.1's --defaultconfig and
+// --minconfig) are read where the project keeps them, and must be what
+// testdata holds.
+func TestSharedFixtures(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "kubeedge-v1.23.1")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("no shared fixtures beside this checkout (%v); testdata/kubeedge-v1.23.1 holds the same files", err)
+	}
+	for _, file := range []string{"edgecore-default.yaml", "edgecore-min.yaml"} {
+		shared, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, err := os.ReadFile(filepath.Join("testdata", "kubeedge-v1.23.1", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(shared) != string(ours) {
+			t.Errorf("%s: testdata differs from the shared fixture", file)
+		}
+		cfg, err := Parse(shared)
+		if err != nil {
+			t.Fatalf("shared %s: %v", file, err)
+		}
+		checkUpstreamFile(t, cfg, "v1.23.1", file)
+	}
+}
+
+// edgecore's own --defaultconfig and --minconfig files load too, and keep
+// their state under /var/lib/kubeedge.
+func TestOwnFilesLoad(t *testing.T) {
+	for name, c := range map[string]*EdgeCoreConfig{"default": NewDefault(), "min": NewMin()} {
+		raw, err := Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Parse(raw)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, raw)
+		}
+		for _, p := range []string{cfg.Database.DataSource, cfg.Modules.EdgeHub.TLSCAFile, cfg.Modules.EdgeHub.TLSCertFile, cfg.Modules.EdgeHub.TLSPrivateKeyFile} {
+			if !strings.HasPrefix(p, DefaultStateDir+"/") {
+				t.Errorf("%s: %s not under %s", name, p, DefaultStateDir)
 			}
-			h := cfg.Modules.EdgeHub
-			if cfg.NodeName() != tt.node || h.WebSocket.Server != tt.server || !strings.HasPrefix(h.Token, tt.token) ||
-				(tt.token == "" && h.Token != "") || cfg.EdgeCoreVersion != tt.version {
-				t.Fatalf("node %q server %q token %q version %q", cfg.NodeName(), h.WebSocket.Server, h.Token, cfg.EdgeCoreVersion)
-			}
-			if cfg.Database.DriverName != "sqlite3" || cfg.Database.DataSource != DefaultDataSource {
-				t.Errorf("database %+v", cfg.Database)
-			}
-			for k, v := range tt.gates {
-				if got, ok := cfg.FeatureGates[k]; !ok || got != v {
-					t.Errorf("featureGates[%s] = %v, %v", k, got, ok)
-				}
-			}
-			if cfg.Modules.Edged.TailoredKubeletConfig["staticPodPath"] != "/etc/kubeedge/manifests" ||
-				cfg.Modules.Edged.TailoredKubeletFlag.NodeLabels["node-role.kubernetes.io/edge"] != "" ||
-				cfg.Modules.Edged.TailoredKubeletFlag.PodSandboxImage != "kubeedge/pause:3.6" {
-				t.Errorf("edged section not kept: %+v", cfg.Modules.Edged)
-			}
-			for _, want := range []string{
-				"modules.edged.tailoredKubeletFlag.maxContainerCount", "modules.edged.tailoredKubeletFlag.registerSchedulable",
-				"modules.eventBus.mqttUsername", "modules.metaManager.metaServer.tlsCaFile",
-				"modules.metaManager.metaServer.apiAudiences", "modules.edgeStream.tlsTunnelCAFile",
-			} {
-				if !slices.Contains(cfg.IgnoredFields, want) {
-					t.Errorf("IgnoredFields lacks %s: %v", want, cfg.IgnoredFields)
-				}
-			}
-			if slices.Contains(cfg.IgnoredFields, "modules.edgeHub.heartbeat") {
-				t.Errorf("a field edgegate uses is listed as ignored")
-			}
-		})
+		}
 	}
 }
 
 // A typo is rejected even in a full keadm file, naming the field and, when
 // it is close to one, the field meant.
 func TestTyposInKeadmFileRejected(t *testing.T) {
-	orig, err := os.ReadFile("testdata/keadm-join-v1.21.yaml")
+	orig, err := os.ReadFile("testdata/kubeedge-v1.21.2/keadm-join.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +133,11 @@ func TestTyposInKeadmFileRejected(t *testing.T) {
 	}{
 		{"used field", "    heartbeat: 15\n", "    heartbeet: 15\n", "modules.edgeHub.heartbeet", "heartbeat"},
 		{"case", "  edgeHub:\n", "  edgehub:\n", "modules.edgehub", "edgeHub"},
-		{"kubeedge-only field", "      maxContainerCount: -1\n", "      maxContainerCont: -1\n",
-			"modules.edged.tailoredKubeletFlag.maxContainerCont", "maxContainerCount"},
-		{"nested used field", "      readDeadline: 15\n      server: 192.168.1.10:10000\n", "      readDeadline: 15\n      sever: 192.168.1.10:10000\n",
+		{"kubeedge-only field", "    maxContainerCount: -1\n", "    maxContainerCont: -1\n",
+			"modules.edged.maxContainerCont", "maxContainerCount"},
+		{"inlined used field", "    hostnameOverride: edge-node-1\n", "    hostnameOverride: edge-node-1\n    nodeIp: 10.0.0.1\n",
+			"modules.edged.nodeIp", "nodeIP"},
+		{"nested used field", "      readDeadline: 15\n      server: 192.0.2.2:10000\n", "      readDeadline: 15\n      sever: 192.0.2.2:10000\n",
 			"modules.edgeHub.websocket.sever", "server"},
 		{"no near name", "  dbTest:\n", "  telemetry:\n", "modules.telemetry", ""},
 	}
@@ -103,20 +164,20 @@ func TestTyposInKeadmFileRejected(t *testing.T) {
 
 // Validation still names field and value in a full file.
 func TestKeadmFileBadValueNamed(t *testing.T) {
-	orig, err := os.ReadFile("testdata/keadm-join-v1.22.yaml")
+	orig, err := os.ReadFile("testdata/kubeedge-v1.22.2/keadm-join.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := strings.Replace(string(orig), "httpServer: https://10.20.0.5:10002", "httpServer: 10.20.0.5:10002", 1)
+	doc := strings.Replace(string(orig), "httpServer: https://192.0.2.2:10002", "httpServer: 192.0.2.2:10002", 1)
 	_, err = Parse([]byte(doc))
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "modules.edgeHub.httpServer" || fe.Value != "10.20.0.5:10002" {
+	if !errors.As(err, &fe) || fe.Field != "modules.edgeHub.httpServer" || fe.Value != "192.0.2.2:10002" {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestSetFieldsKeepsWhatItDoesNotModel(t *testing.T) {
-	orig, err := os.ReadFile("testdata/keadm-join-v1.21.yaml")
+	orig, err := os.ReadFile("testdata/kubeedge-v1.21.2/edgecore-default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 package config
 
 // kubeEdgeOnlyFields are the fields of KubeEdge's v1alpha2 EdgeCore schema
-// (v1.21–v1.23) that edgegate does not model. A file `keadm join` wrote
+// (v1.21–v1.23, read from the types at each tag) that edgegate does not
+// model. A file `keadm join` wrote
 // carries them; they load, are reported once as ignored, and survive the
 // file edits edgecore makes (token, edgecoreVersion). Anything that is
 // neither modelled nor listed here is a typo and rejected.
@@ -10,43 +11,20 @@ package config
 // nodeLabels) are not walked, so they need no entries.
 func kubeEdgeOnlyFields() map[string]bool {
 	return map[string]bool{
-		// modules.edged.tailoredKubeletFlag: kubelet flags KubeEdge keeps
-		// (TailoredKubeletFlag and its inlined ContainerRuntimeOptions).
-		"modules.edged.tailoredKubeletFlag.kubeConfig":                                         true,
-		"modules.edged.tailoredKubeletFlag.certDirectory":                                      true,
-		"modules.edged.tailoredKubeletFlag.kubeletConfigFile":                                  true,
-		"modules.edged.tailoredKubeletFlag.registerNode":                                       true,
-		"modules.edged.tailoredKubeletFlag.registerWithTaints":                                 true,
-		"modules.edged.tailoredKubeletFlag.windowsService":                                     true,
-		"modules.edged.tailoredKubeletFlag.windowsPriorityClass":                               true,
-		"modules.edged.tailoredKubeletFlag.remoteRuntimeEndpoint":                              true,
-		"modules.edged.tailoredKubeletFlag.remoteImageEndpoint":                                true,
-		"modules.edged.tailoredKubeletFlag.experimentalMounterPath":                            true,
-		"modules.edged.tailoredKubeletFlag.experimentalCheckNodeCapabilitiesBeforeMount":       true,
-		"modules.edged.tailoredKubeletFlag.experimentalNodeAllocatableIgnoreEvictionThreshold": true,
-		"modules.edged.tailoredKubeletFlag.lockFilePath":                                       true,
-		"modules.edged.tailoredKubeletFlag.exitOnLockContention":                               true,
-		"modules.edged.tailoredKubeletFlag.seccompProfileRoot":                                 true,
-		"modules.edged.tailoredKubeletFlag.minimumGCAge":                                       true,
-		"modules.edged.tailoredKubeletFlag.maxPerPodContainerCount":                            true,
-		"modules.edged.tailoredKubeletFlag.maxContainerCount":                                  true,
-		"modules.edged.tailoredKubeletFlag.masterServiceNamespace":                             true,
-		"modules.edged.tailoredKubeletFlag.registerSchedulable":                                true,
-		"modules.edged.tailoredKubeletFlag.nonMasqueradeCidr":                                  true,
-		"modules.edged.tailoredKubeletFlag.keepTerminatedPodVolumes":                           true,
-		"modules.edged.tailoredKubeletFlag.seccompDefault":                                     true,
-		"modules.edged.tailoredKubeletFlag.containerRuntime":                                   true,
-		"modules.edged.tailoredKubeletFlag.runtimeCgroups":                                     true,
-		"modules.edged.tailoredKubeletFlag.dockershimRootDirectory":                            true,
-		"modules.edged.tailoredKubeletFlag.dockerEndpoint":                                     true,
-		"modules.edged.tailoredKubeletFlag.imagePullProgressDeadline":                          true,
-		"modules.edged.tailoredKubeletFlag.networkPluginName":                                  true,
-		"modules.edged.tailoredKubeletFlag.networkPluginMTU":                                   true,
-		"modules.edged.tailoredKubeletFlag.cniConfDir":                                         true,
-		"modules.edged.tailoredKubeletFlag.cniBinDir":                                          true,
-		"modules.edged.tailoredKubeletFlag.cniCacheDir":                                        true,
-		"modules.edged.tailoredKubeletFlag.imageCredentialProviderConfigFile":                  true,
-		"modules.edged.tailoredKubeletFlag.imageCredentialProviderBinDir":                      true,
+		// modules.edged: the tailored kubelet flags KubeEdge inlines there
+		// (TailoredKubeletFlag and its ContainerRuntimeOptions; the same
+		// set in v1.21, v1.22 and v1.23).
+		"modules.edged.windowsService":                                     true,
+		"modules.edged.windowsPriorityClass":                               true,
+		"modules.edged.experimentalMounterPath":                            true,
+		"modules.edged.experimentalNodeAllocatableIgnoreEvictionThreshold": true,
+		"modules.edged.keepTerminatedPodVolumes":                           true,
+		"modules.edged.minimumGCAge":                                       true,
+		"modules.edged.maxPerPodContainerCount":                            true,
+		"modules.edged.maxContainerCount":                                  true,
+		"modules.edged.registerSchedulable":                                true,
+		"modules.edged.seccompDefault":                                     true,
+		"modules.edged.runtimeCgroups":                                     true,
 
 		// modules.eventBus: MQTT client identity.
 		"modules.eventBus.mqttSubClientID": true,

@@ -48,8 +48,8 @@ func Marshal(cfg *EdgeCoreConfig) ([]byte, error) {
 
 // NodeName is the node's name: hostnameOverride, or the host name.
 func (c *EdgeCoreConfig) NodeName() string {
-	if e := c.Modules.Edged; e != nil && e.TailoredKubeletFlag.HostnameOverride != "" {
-		return e.TailoredKubeletFlag.HostnameOverride
+	if e := c.Modules.Edged; e != nil && e.HostnameOverride != "" {
+		return e.HostnameOverride
 	}
 	return Hostname()
 }

@@ -53,19 +53,23 @@ type Toggle struct {
 	Enable bool `json:"enable"`
 }
 
-// Edged is modules.edged.
+// Edged is modules.edged. KubeEdge v1.21–v1.23 inline the tailored
+// kubelet flags (hostnameOverride, nodeIP, …) directly under
+// modules.edged, and so does edgegate.
 type Edged struct {
-	Enable                bool                `json:"enable"`
-	ReportEvent           bool                `json:"reportEvent"`
-	RegisterNodeNamespace string              `json:"registerNodeNamespace,omitempty"`
-	CustomInterfaceName   string              `json:"customInterfaceName"`
-	TailoredKubeletFlag   TailoredKubeletFlag `json:"tailoredKubeletFlag"`
-	// TailoredKubeletConfig is a KubeletConfiguration; kept as free-form
-	// so files written for KubeEdge load unchanged.
+	Enable      bool `json:"enable"`
+	ReportEvent bool `json:"reportEvent"`
+	// TailoredKubeletConfig is a KubeletConfiguration; kept free-form so
+	// files written for KubeEdge load unchanged. Kubelet reads the fields
+	// edgegate uses.
 	TailoredKubeletConfig map[string]any `json:"tailoredKubeletConfig,omitempty"`
+	TailoredKubeletFlag
+	CustomInterfaceName   string `json:"customInterfaceName,omitempty"`
+	RegisterNodeNamespace string `json:"registerNodeNamespace,omitempty"`
 }
 
-// TailoredKubeletFlag is modules.edged.tailoredKubeletFlag.
+// TailoredKubeletFlag holds the kubelet flags KubeEdge keeps, inlined in
+// modules.edged.
 type TailoredKubeletFlag struct {
 	HostnameOverride string            `json:"hostnameOverride,omitempty"`
 	NodeIP           string            `json:"nodeIP,omitempty"`

@@ -41,12 +41,17 @@ func (c *EdgeCoreConfig) Validate() error {
 	m := c.Modules
 	if e := m.Edged; e != nil {
 		name := c.NodeName()
-		v.check(len(name) <= 253 && dns1123Subdomain.MatchString(name), "modules.edged.tailoredKubeletFlag.hostnameOverride", name,
+		v.check(len(name) <= 253 && dns1123Subdomain.MatchString(name), "modules.edged.hostnameOverride", name,
 			"must be a lower-case DNS-1123 subdomain (node name)")
 		v.check(e.RegisterNodeNamespace != "", "modules.edged.registerNodeNamespace", e.RegisterNodeNamespace, "must not be empty")
-		if ip := e.TailoredKubeletFlag.NodeIP; ip != "" {
-			v.check(net.ParseIP(ip) != nil, "modules.edged.tailoredKubeletFlag.nodeIP", ip, "must be an IP address")
+		if ip := e.NodeIP; ip != "" {
+			v.check(net.ParseIP(ip) != nil, "modules.edged.nodeIP", ip, "must be an IP address")
 		}
+		if d := e.RootDirectory; d != "" {
+			v.check(filepath.IsAbs(d), "modules.edged.rootDirectory", d, "must be an absolute path")
+		}
+		_, kerrs := e.kubelet()
+		v.errs = append(v.errs, kerrs...)
 	}
 	if h := m.EdgeHub; h != nil && h.Enable {
 		v.check(h.Heartbeat > 0, "modules.edgeHub.heartbeat", h.Heartbeat, "must be > 0 seconds")

@@ -17,8 +17,10 @@ var knownOperations = map[string]bool{
 	"createvolume": true, "deletevolume": true, "controllerpublishvolume": true, "controllerunpublishvolume": true,
 }
 
-// Groups told about cloud connection changes, as KubeEdge's edgehub does.
-var connectionGroups = []string{model.TwinGroup, model.MetaGroup, model.BusGroup, "taskmanager"}
+// Groups told about cloud connection changes, as KubeEdge's edgehub does,
+// and edgegate's node status reporter, which registers the node the
+// moment the link is up.
+var connectionGroups = []string{model.TwinGroup, model.MetaGroup, model.BusGroup, "taskmanager", model.NodeStatusGroup}
 
 // dispatch routes one cloud message as KubeEdge's message handlers do
 // (§3.6): replies resolve pending SendSync calls, the rest go to the group

@@ -10,8 +10,8 @@ import (
 	"github.com/edgegate/edgegate/edgecore/bus"
 	"github.com/edgegate/edgegate/edgecore/dbm"
 	"github.com/edgegate/edgegate/edgecore/edgehub"
-	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
 	"github.com/edgegate/edgegate/edgecore/model"
+	"github.com/edgegate/edgegate/edgecore/testcloud"
 )
 
 const node = "edge-1"
@@ -153,8 +153,9 @@ func TestSendSyncResolvedByParentID(t *testing.T) {
 	if resp.Header.ParentID != req.Header.ID || resp.Router.Operation != "response" {
 		t.Fatalf("reply %+v does not answer %s", resp, req.Header.ID)
 	}
+	// The cloud here has no API server and says so, in an ObjectResp.
 	body, ok := resp.Content.(map[string]any)
-	if !ok || body["Object"] == nil {
+	if _, hasObject := body["Object"]; !ok || !hasObject || body["Err"] == nil {
 		t.Fatalf("reply content %#v, want an ObjectResp", resp.Content)
 	}
 	r.cloud.Inspect(func(v *testcloud.View) {

@@ -16,8 +16,7 @@ const keadmJoinConfig = `apiVersion: edgecore.config.kubeedge.io/v1alpha2
 kind: EdgeCore
 modules:
   edged:
-    tailoredKubeletFlag:
-      hostnameOverride: pi-1
+    hostnameOverride: pi-1
   edgeHub:
     enable: true
     httpServer: https://10.0.0.1:10002

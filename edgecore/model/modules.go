@@ -20,6 +20,9 @@ const (
 	TwinGroup  = "twin"
 	BusGroup   = "bus"
 	MeshGroup  = "mesh"
+	// NodeStatusGroup is edgegate's node status reporter, the part of
+	// KubeEdge's edged that registers the node and keeps it alive.
+	NodeStatusGroup = "nodestatus"
 )
 
 // Route groups used inside messages.

@@ -1,101 +1,258 @@
-// Package nodestatus registers the edge node with the cloud and keeps it
-// alive there, sending what KubeEdge's edged (the kubelet behind its client
-// bridge) sends: an insert of default/node/<node>, a status patch of
-// default/nodepatch/<node> every nodeStatusUpdateFrequency, and the node
-// lease in kube-node-lease. Messages go through metamanager, source "edged",
-// group "meta", exactly as KubeEdge's bridge builds them.
 package nodestatus
 
 import (
-	"bufio"
+	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// KubeletVersion is the version reported in nodeInfo, in KubeEdge's form
-// (<kubelet>-kubeedge-<release>); cloudcore reads the KubeEdge release from it.
-const KubeletVersion = "v1.30.7-kubeedge-v1.21.0"
+// KubeEdge release edgecore speaks to, and the kubelet version string that
+// release's edged reports (<kubelet>-kubeedge-<release>); cloudcore reads
+// the release from it.
+const (
+	KubeEdgeRelease = "v1.23.1"
+	KubeletVersion  = "v1.32.10-kubeedge-" + KubeEdgeRelease
+)
 
-// nodeObject is the v1.Node edged registers.
-func nodeObject(name string, labels map[string]string, now time.Time) map[string]any {
-	l := map[string]any{
-		"kubernetes.io/hostname":        name,
-		"kubernetes.io/os":              runtime.GOOS,
-		"kubernetes.io/arch":            runtime.GOARCH,
-		"node-role.kubernetes.io/edge":  "",
-		"node-role.kubernetes.io/agent": "",
+// Condition texts, as the kubelet and KubeEdge's edged write them.
+const (
+	readyReason    = "EdgeReady"
+	readyMessage   = "edge is posting ready status"
+	notReadyReason = "KubeletNotReady"
+)
+
+// Readiness says whether the node can run pods, and why not.
+type Readiness func() (ready bool, message string)
+
+// AlwaysReady is the readiness of a node with nothing to check.
+func AlwaysReady() (bool, string) { return true, "" }
+
+// Threshold is one eviction threshold (evictionHard): an absolute quantity
+// or a fraction of capacity.
+type Threshold struct {
+	Quantity int64   // bytes or count; used when Percent is 0
+	Percent  float64 // 0 < Percent <= 100
+}
+
+// Of returns the threshold's value for capacity.
+func (t Threshold) Of(capacity int64) int64 {
+	if t.Percent > 0 {
+		return int64(float64(capacity) * t.Percent / 100)
+	}
+	return t.Quantity
+}
+
+// ParseThreshold reads "100Mi" or "10%".
+func ParseThreshold(s string) (Threshold, error) {
+	if p, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || v <= 0 || v > 100 {
+			return Threshold{}, fmt.Errorf("threshold %q: want a percentage in (0, 100]", s)
+		}
+		return Threshold{Percent: v}, nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return Threshold{}, fmt.Errorf("threshold %q: %w", s, err)
+	}
+	return Threshold{Quantity: q.Value()}, nil
+}
+
+// Eviction holds the hard eviction thresholds pressure is judged by. A zero
+// threshold means none.
+type Eviction struct {
+	MemoryAvailable    Threshold // memory.available
+	NodeFSAvailable    Threshold // nodefs.available
+	NodeFSInodesFree   Threshold // nodefs.inodesFree
+	PIDAvailable       Threshold // pid.available
+	PressureTransition time.Duration
+}
+
+// DefaultEviction is KubeEdge's evictionHard (memory.available 100Mi,
+// nodefs.available 10%, nodefs.inodesFree 5%) plus pid.available 5%: a
+// gateway that runs out of PIDs stops answering, so edgegate watches it
+// where the kubelet leaves it unset.
+func DefaultEviction() Eviction {
+	return Eviction{
+		MemoryAvailable:    Threshold{Quantity: 100 << 20},
+		NodeFSAvailable:    Threshold{Percent: 10},
+		NodeFSInodesFree:   Threshold{Percent: 5},
+		PIDAvailable:       Threshold{Percent: 5},
+		PressureTransition: 5 * time.Minute,
+	}
+}
+
+// pressures says which pressures the facts show.
+func (e Eviction) pressures(f Facts) (memory, disk, pid bool) {
+	memory = f.MemAvailable < e.MemoryAvailable.Of(f.MemTotal)
+	disk = f.FSAvailable < e.NodeFSAvailable.Of(f.FSCapacity) ||
+		(f.FSInodes > 0 && int64(f.FSInodesFree) < e.NodeFSInodesFree.Of(int64(f.FSInodes)))
+	pid = f.PIDMax > 0 && f.PIDMax-f.PIDs < e.PIDAvailable.Of(f.PIDMax)
+	return memory, disk, pid
+}
+
+// nodeBuilder turns facts into the node's labels and status.
+type nodeBuilder struct {
+	name      string
+	labels    map[string]string
+	nodeIP    string
+	maxPods   int64
+	eviction  Eviction
+	runtime   func() string // containerRuntimeVersion, e.g. containerd://2.4.2
+	readiness Readiness
+	// lastPressure is when each pressure was last observed, so a
+	// condition stays True for PressureTransition (the kubelet's
+	// evictionPressureTransitionPeriod) instead of flapping.
+	lastPressure map[v1.NodeConditionType]time.Time
+}
+
+// Labels are the node's labels: the kubelet's well-known ones, KubeEdge's
+// role labels, and the configured nodeLabels (which win).
+func (b *nodeBuilder) Labels() map[string]string {
+	l := map[string]string{
+		v1.LabelHostname:                b.name,
+		v1.LabelOSStable:                runtime.GOOS,
+		v1.LabelArchStable:              runtime.GOARCH,
 		"beta.kubernetes.io/os":         runtime.GOOS,
 		"beta.kubernetes.io/arch":       runtime.GOARCH,
+		"node-role.kubernetes.io/edge":  "",
+		"node-role.kubernetes.io/agent": "",
 	}
-	for k, v := range labels {
+	for k, v := range b.labels {
 		l[k] = v
 	}
-	return map[string]any{
-		"apiVersion": "v1",
-		"kind":       "Node",
-		"metadata":   map[string]any{"name": name, "labels": l},
-		"spec":       map[string]any{},
-		"status":     nodeStatus(name, now),
+	return l
+}
+
+// Node is the node edgecore registers.
+func (b *nodeBuilder) Node(f Facts, now time.Time) *v1.Node {
+	return &v1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: b.name, Labels: b.Labels()},
+		Status:     b.Status(f, nil, now),
 	}
 }
 
-// nodeStatus is the status part: capacity, addresses, info and Ready.
-func nodeStatus(name string, now time.Time) map[string]any {
-	ts := now.UTC().Format(time.RFC3339)
-	resources := map[string]any{
-		"cpu":    strconv.Itoa(runtime.NumCPU()),
-		"memory": memTotal(),
-		"pods":   "110",
+// Status is the node status for facts; prev, the status last reported,
+// keeps each condition's lastTransitionTime while it does not change.
+func (b *nodeBuilder) Status(f Facts, prev *v1.NodeStatus, now time.Time) v1.NodeStatus {
+	capacity := v1.ResourceList{
+		v1.ResourceCPU:              *resource.NewQuantity(int64(f.CPUs), resource.DecimalSI),
+		v1.ResourceMemory:           *resource.NewQuantity(f.MemTotal, resource.BinarySI),
+		v1.ResourcePods:             *resource.NewQuantity(b.maxPods, resource.DecimalSI),
+		v1.ResourceEphemeralStorage: *resource.NewQuantity(f.FSCapacity, resource.BinarySI),
 	}
-	status := map[string]any{
-		"capacity":    resources,
-		"allocatable": resources,
-		"conditions": []any{map[string]any{
-			"type": "Ready", "status": "True", "reason": "EdgeReady",
-			"message":           "edge is posting ready status",
-			"lastHeartbeatTime": ts, "lastTransitionTime": ts,
-		}},
-		"nodeInfo": map[string]any{
-			"architecture":            runtime.GOARCH,
-			"operatingSystem":         runtime.GOOS,
-			"kubeletVersion":          KubeletVersion,
-			"kubeProxyVersion":        "",
-			"containerRuntimeVersion": "remote://",
-			"osImage":                 "edgegate",
+	// Allocatable is capacity less the hard eviction thresholds, as the
+	// kubelet computes it with no reservations configured.
+	allocatable := v1.ResourceList{
+		v1.ResourceCPU:              capacity[v1.ResourceCPU],
+		v1.ResourceMemory:           *resource.NewQuantity(max(0, f.MemTotal-b.eviction.MemoryAvailable.Of(f.MemTotal)), resource.BinarySI),
+		v1.ResourcePods:             capacity[v1.ResourcePods],
+		v1.ResourceEphemeralStorage: *resource.NewQuantity(max(0, f.FSCapacity-b.eviction.NodeFSAvailable.Of(f.FSCapacity)), resource.BinarySI),
+	}
+	return v1.NodeStatus{
+		Capacity:    capacity,
+		Allocatable: allocatable,
+		Conditions:  b.conditions(f, prev, now),
+		Addresses:   b.addresses(),
+		NodeInfo: v1.NodeSystemInfo{
+			MachineID:               f.MachineID,
+			SystemUUID:              f.SystemUUID,
+			BootID:                  f.BootID,
+			KernelVersion:           f.KernelVersion,
+			OSImage:                 f.OSImage,
+			ContainerRuntimeVersion: b.runtime(),
+			KubeletVersion:          KubeletVersion,
+			OperatingSystem:         runtime.GOOS,
+			Architecture:            runtime.GOARCH,
 		},
 	}
-	addrs := []any{map[string]any{"type": "Hostname", "address": name}}
-	if ip := internalIP(); ip != "" {
-		addrs = append([]any{map[string]any{"type": "InternalIP", "address": ip}}, addrs...)
-	}
-	status["addresses"] = addrs
-	return status
 }
 
-// memTotal reads MemTotal from /proc/meminfo as a Kubernetes quantity.
-func memTotal() string {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return "0"
+// conditions are MemoryPressure, DiskPressure, PIDPressure and Ready, in
+// the kubelet's order and words.
+func (b *nodeBuilder) conditions(f Facts, prev *v1.NodeStatus, now time.Time) []v1.NodeCondition {
+	mem, disk, pid := b.eviction.pressures(f)
+	ready, why := b.readiness()
+	readyCond := condition(v1.NodeReady, ready, readyReason, readyMessage, notReadyReason, why)
+	out := []v1.NodeCondition{
+		condition(v1.NodeMemoryPressure, b.held(v1.NodeMemoryPressure, mem, now),
+			"KubeletHasInsufficientMemory", "kubelet has insufficient memory available",
+			"KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+		condition(v1.NodeDiskPressure, b.held(v1.NodeDiskPressure, disk, now),
+			"KubeletHasDiskPressure", "kubelet has disk pressure",
+			"KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+		condition(v1.NodePIDPressure, b.held(v1.NodePIDPressure, pid, now),
+			"KubeletHasInsufficientPID", "kubelet has insufficient PID available",
+			"KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+		readyCond,
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
-			return fields[1] + "Ki"
+	for i := range out {
+		out[i].LastHeartbeatTime = metav1.NewTime(now)
+		out[i].LastTransitionTime = metav1.NewTime(now)
+		if old := findCondition(prev, out[i].Type); old != nil && old.Status == out[i].Status {
+			out[i].LastTransitionTime = old.LastTransitionTime
 		}
 	}
-	return "0"
+	return out
 }
 
-// internalIP is the first global unicast IPv4 address, as edged picks
-// when nodeIP is not configured.
-func internalIP() string {
+// held reports a pressure as present while it was observed within the
+// transition period.
+func (b *nodeBuilder) held(kind v1.NodeConditionType, observed bool, now time.Time) bool {
+	if b.lastPressure == nil {
+		b.lastPressure = map[v1.NodeConditionType]time.Time{}
+	}
+	if observed {
+		b.lastPressure[kind] = now
+		return true
+	}
+	last, ok := b.lastPressure[kind]
+	return ok && now.Sub(last) < b.eviction.PressureTransition
+}
+
+// condition builds a condition that is True with (trueReason, trueMsg) and
+// False with (falseReason, falseMsg).
+func condition(t v1.NodeConditionType, isTrue bool, trueReason, trueMsg, falseReason, falseMsg string) v1.NodeCondition {
+	if isTrue {
+		return v1.NodeCondition{Type: t, Status: v1.ConditionTrue, Reason: trueReason, Message: trueMsg}
+	}
+	return v1.NodeCondition{Type: t, Status: v1.ConditionFalse, Reason: falseReason, Message: falseMsg}
+}
+
+func findCondition(s *v1.NodeStatus, t v1.NodeConditionType) *v1.NodeCondition {
+	if s == nil {
+		return nil
+	}
+	for i := range s.Conditions {
+		if s.Conditions[i].Type == t {
+			return &s.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// addresses are the configured nodeIP or the first global unicast IPv4
+// address (as edged picks it), then the host name.
+func (b *nodeBuilder) addresses() []v1.NodeAddress {
+	ip := b.nodeIP
+	if ip == "" {
+		ip = firstGlobalIPv4()
+	}
+	var out []v1.NodeAddress
+	if ip != "" {
+		out = append(out, v1.NodeAddress{Type: v1.NodeInternalIP, Address: ip})
+	}
+	return append(out, v1.NodeAddress{Type: v1.NodeHostName, Address: b.name})
+}
+
+func firstGlobalIPv4() string {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return ""
@@ -106,18 +263,4 @@ func internalIP() string {
 		}
 	}
 	return ""
-}
-
-// leaseObject is the coordination.k8s.io/v1 Lease the kubelet renews.
-func leaseObject(node string, duration time.Duration, now time.Time) map[string]any {
-	return map[string]any{
-		"apiVersion": "coordination.k8s.io/v1",
-		"kind":       "Lease",
-		"metadata":   map[string]any{"name": node, "namespace": "kube-node-lease"},
-		"spec": map[string]any{
-			"holderIdentity":       node,
-			"leaseDurationSeconds": int(duration.Seconds()),
-			"renewTime":            now.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
-		},
-	}
 }

@@ -1,22 +1,30 @@
+// Package nodestatus registers the edge node with the cloud and keeps it
+// alive there the way KubeEdge's edged (the kubelet behind its client
+// bridge) does: an insert of default/node/<node> once the cloud link is up
+// (AlreadyExists means: get it and take it over), a strategic-merge patch
+// of default/nodepatch/<node> when the status changed or
+// nodeStatusReportFrequency passed, and the node Lease in kube-node-lease
+// renewed every quarter of its duration with the resourceVersion the cloud
+// last returned. Requests go through metamanager, source "edged", group
+// "meta", exactly as KubeEdge's bridge builds them, with
+// k8s.io/api types on both ends.
 package nodestatus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 
 	"github.com/edgegate/edgegate/edgecore/core"
+	"github.com/edgegate/edgegate/edgecore/edgehub/link"
 	"github.com/edgegate/edgegate/edgecore/model"
 )
-
-// Bus is what the reporter needs from edgecore's bus.
-type Bus interface {
-	SendSync(module string, msg model.Message, timeout time.Duration) (model.Message, error)
-}
 
 // Config of the reporter.
 type Config struct {
@@ -24,9 +32,19 @@ type Config struct {
 	NodeName        string
 	Namespace       string            // registerNodeNamespace ("default")
 	Labels          map[string]string // nodeLabels
+	NodeIP          string            // nodeIP; empty: first global IPv4
+	MaxPods         int64             // maxPods (110)
 	UpdateFrequency time.Duration     // nodeStatusUpdateFrequency (10 s)
+	ReportFrequency time.Duration     // nodeStatusReportFrequency (5 m)
 	LeaseDuration   time.Duration     // nodeLeaseDurationSeconds (40 s)
+	Eviction        *Eviction         // evictionHard; nil: DefaultEviction
 	Timeout         time.Duration     // per request (10 s)
+	Machine         Machine
+	// Runtime returns containerRuntimeVersion ("containerd://2.4.2");
+	// nil reports "remote://".
+	Runtime func() string
+	// Readiness decides the Ready condition; nil: always ready.
+	Readiness Readiness
 	// Target is the module requests go to: metamanager, as edged's bridge.
 	Target string
 }
@@ -35,164 +53,321 @@ func (c *Config) defaults() {
 	if c.Namespace == "" {
 		c.Namespace = model.DefaultNamespace
 	}
+	if c.MaxPods <= 0 {
+		c.MaxPods = 110
+	}
 	if c.UpdateFrequency <= 0 {
 		c.UpdateFrequency = 10 * time.Second
+	}
+	if c.ReportFrequency <= 0 {
+		c.ReportFrequency = 5 * time.Minute
 	}
 	if c.LeaseDuration <= 0 {
 		c.LeaseDuration = 40 * time.Second
 	}
+	if c.Eviction == nil {
+		e := DefaultEviction()
+		c.Eviction = &e
+	}
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
+	}
+	if c.Runtime == nil {
+		c.Runtime = func() string { return "remote://" }
+	}
+	if c.Readiness == nil {
+		c.Readiness = AlwaysReady
 	}
 	if c.Target == "" {
 		c.Target = model.MetaManagerModuleName
 	}
 }
 
+// Registration backoff, as the kubelet's (100 ms doubling to 7 s); while
+// the link is down edgecore answers at once and locally, so those retries
+// are capped at offlineRetry to register within moments of connecting.
+const (
+	registerMin  = 100 * time.Millisecond
+	registerMax  = 7 * time.Second
+	offlineRetry = 500 * time.Millisecond
+)
+
+// Stats count what the reporter sent and what came of it.
+type Stats struct {
+	Registrations   int       `json:"registrations"`
+	StatusPatches   int       `json:"statusPatches"`
+	StatusSkipped   int       `json:"statusSkipped"` // unchanged, report not yet due
+	LeaseRenewals   int       `json:"leaseRenewals"`
+	Refusals        int       `json:"refusals"` // requests the cloud refused
+	LastError       string    `json:"lastError,omitempty"`
+	LastReport      time.Time `json:"lastReport"`
+	Registered      bool      `json:"registered"`
+	NodeUID         string    `json:"nodeUID,omitempty"`
+	LeaseRV         string    `json:"leaseResourceVersion,omitempty"`
+	NodeStatusRV    string    `json:"nodeResourceVersion,omitempty"`
+	KubeletVersion  string    `json:"kubeletVersion"`
+	KubeEdgeRelease string    `json:"kubeEdgeRelease"`
+}
+
 // Reporter is the "nodestatus" module.
 type Reporter struct {
-	cfg        Config
-	bus        Bus
-	registered bool
-	leased     bool
-	now        func() time.Time
+	cfg     Config
+	bus     Bus
+	client  client
+	builder *nodeBuilder
+	lease   *leaseKeeper
+	now     func() time.Time
+	// linkUp is signalled when edgehub announces the cloud link, so a
+	// registration waiting for it goes out at once.
+	linkUp chan struct{}
+
+	// node is the node as the cloud last returned it: what status
+	// patches are computed against. nil until registered.
+	node       *v1.Node
+	lastReport time.Time
+
+	mu    sync.Mutex
+	stats Stats
 }
 
 // New returns the module.
 func New(cfg Config, b Bus) *Reporter {
 	cfg.defaults()
-	return &Reporter{cfg: cfg, bus: b, now: time.Now}
+	c := client{bus: b, target: cfg.Target, timeout: cfg.Timeout}
+	return &Reporter{
+		cfg:    cfg,
+		bus:    b,
+		linkUp: make(chan struct{}, 1),
+		client: c,
+		builder: &nodeBuilder{
+			name: cfg.NodeName, labels: cfg.Labels, nodeIP: cfg.NodeIP, maxPods: cfg.MaxPods,
+			eviction: *cfg.Eviction, runtime: cfg.Runtime, readiness: cfg.Readiness,
+		},
+		lease: &leaseKeeper{client: c, node: cfg.NodeName, duration: cfg.LeaseDuration},
+		now:   time.Now,
+		stats: Stats{KubeletVersion: KubeletVersion, KubeEdgeRelease: KubeEdgeRelease},
+	}
 }
 
 // Name, Group, Enable and RestartPolicy make Reporter a core.Module.
 func (r *Reporter) Name() string  { return "nodestatus" }
-func (r *Reporter) Group() string { return "nodestatus" }
+func (r *Reporter) Group() string { return model.NodeStatusGroup }
 func (r *Reporter) Enable() bool  { return r.cfg.Enable }
 func (r *Reporter) RestartPolicy() *core.RestartPolicy {
 	return &core.RestartPolicy{Type: core.RestartOnFailure}
 }
 
-// Start registers the node, then patches its status and renews its lease
-// every UpdateFrequency until ctx ends. Failures (offline cloud) are logged
-// and retried on the next tick; patches made offline are queued by edgehub.
+// Stats returns a copy of the counters.
+func (r *Reporter) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+func (r *Reporter) record(f func(*Stats)) {
+	r.mu.Lock()
+	f(&r.stats)
+	r.mu.Unlock()
+}
+
+// Start registers the node, then updates its status every UpdateFrequency
+// and renews its lease every quarter of the lease duration, until ctx ends.
+// Nothing is patched before the cloud confirmed the node exists.
 func (r *Reporter) Start(ctx context.Context) error {
-	tick := time.NewTicker(r.cfg.UpdateFrequency)
-	defer tick.Stop()
+	go r.watchLink(ctx)
+	if !r.register(ctx) {
+		return nil
+	}
+	statusTick := time.NewTicker(r.cfg.UpdateFrequency)
+	defer statusTick.Stop()
+	leaseTick := time.NewTicker(r.cfg.LeaseDuration / 4)
+	defer leaseTick.Stop()
+	r.renewLease()
+	r.updateStatus()
 	for {
-		r.sync()
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-statusTick.C:
+			if r.node == nil && !r.register(ctx) {
+				return nil
+			}
+			r.updateStatus()
+		case <-leaseTick.C:
+			if r.node != nil {
+				r.renewLease()
+			}
 		}
 	}
 }
 
-func (r *Reporter) sync() {
-	if !r.registered {
-		if err := r.Register(); err != nil {
-			klog.Warningf("nodestatus: %v", err)
+// register tries until the node is registered or ctx ends.
+func (r *Reporter) register(ctx context.Context) bool {
+	bo := link.Backoff{Min: registerMin, Max: registerMax}
+	for {
+		err := r.tryRegister()
+		if err == nil {
+			return true
 		}
-	}
-	if err := r.PatchStatus(); err != nil {
-		klog.V(2).Infof("nodestatus: %v", err)
-	}
-	if err := r.RenewLease(); err != nil {
-		klog.V(2).Infof("nodestatus: %v", err)
+		wait := bo.Next()
+		if IsLocal(err) {
+			wait = min(wait, offlineRetry)
+		}
+		r.report("register node", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		case <-r.linkUp:
+		}
 	}
 }
 
-func (r *Reporter) request(resource, op string, content any) (model.Message, error) {
-	msg := model.NewMessage("").BuildRouter(model.EdgedModuleName, model.MetaGroup, resource, op).FillBody(content)
-	resp, err := r.bus.SendSync(r.cfg.Target, *msg, r.cfg.Timeout)
+// watchLink reads the reporter's messages from the bus: edgehub's link
+// announcements.
+func (r *Reporter) watchLink(ctx context.Context) {
+	for {
+		msg, err := r.bus.Receive(ctx, r.Name())
+		if err != nil {
+			return
+		}
+		if msg.Resource() == model.ResourceTypeNodeConnection && msg.Content == model.CloudConnected {
+			select {
+			case r.linkUp <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// tryRegister creates the node; when the cloud already has it (a restart,
+// a reflashed gateway with the same name), it takes the cloud's copy, whose
+// status and labels the next update brings up to date.
+func (r *Reporter) tryRegister() error {
+	facts, err := r.cfg.Machine.Facts()
 	if err != nil {
-		return resp, fmt.Errorf("%s %s: %w", op, resource, err)
+		return err
 	}
-	if resp.Router.Operation == model.ResponseErrorOperation {
-		return resp, fmt.Errorf("%s %s: %v", op, resource, resp.Content)
-	}
-	return resp, nil
-}
-
-// Register inserts the node; AlreadyExists counts as registered.
-func (r *Reporter) Register() error {
 	resource := model.BuildResource(r.cfg.Namespace, model.ResourceTypeNode, r.cfg.NodeName)
-	resp, err := r.request(resource, model.InsertOperation, nodeObject(r.cfg.NodeName, r.cfg.Labels, r.now()))
-	if err != nil {
-		return fmt.Errorf("register node: %w", err)
+	created := &v1.Node{}
+	err = r.client.do(resource, model.InsertOperation, r.builder.Node(facts, r.now()), created)
+	switch {
+	case err == nil && created.Name != "":
+		r.registered(created, "registered")
+		// The node was created with its full status: the next report is
+		// due when something changes or the report frequency passes.
+		r.lastReport = r.now()
+		return nil
+	case err == nil:
+		return fmt.Errorf("create node %s: the cloud answered without the node", r.cfg.NodeName)
+	case !apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("create node %s: %w", r.cfg.NodeName, err)
 	}
-	if err := objectRespErr(resp); err != nil && !isAlreadyExists(err) {
-		return fmt.Errorf("register node: cloud refused: %w", err)
+	existing := &v1.Node{}
+	if err := r.client.do(resource, model.QueryOperation, nil, existing); err != nil {
+		return fmt.Errorf("node %s exists; get it: %w", r.cfg.NodeName, err)
 	}
-	r.registered = true
-	klog.Infof("nodestatus: node %s registered", r.cfg.NodeName)
+	if existing.Name == "" {
+		return fmt.Errorf("node %s exists, but the cloud answered the get without it", r.cfg.NodeName)
+	}
+	r.registered(existing, "already registered in the cloud; taking it over")
 	return nil
 }
 
-// PatchStatus sends the node status as a strategic-merge patch string.
-func (r *Reporter) PatchStatus() error {
-	patch, err := json.Marshal(map[string]any{"status": nodeStatus(r.cfg.NodeName, r.now())})
+func (r *Reporter) registered(n *v1.Node, how string) {
+	r.node = n
+	r.lastReport = time.Time{} // report at once, as the kubelet after registering
+	r.record(func(s *Stats) {
+		s.Registrations++
+		s.Registered = true
+		s.NodeUID = string(n.UID)
+		s.NodeStatusRV = n.ResourceVersion
+	})
+	klog.Infof("nodestatus: node %s %s (uid %s)", n.Name, how, n.UID)
+}
+
+// updateStatus measures, and patches the node when its status changed or
+// the report frequency passed.
+func (r *Reporter) updateStatus() {
+	facts, err := r.cfg.Machine.Facts()
 	if err != nil {
-		return err
+		r.report("measure node", err)
+		return
+	}
+	now := r.now()
+	updated := r.node.DeepCopy()
+	if updated.Labels == nil {
+		updated.Labels = map[string]string{}
+	}
+	for k, v := range r.builder.Labels() {
+		updated.Labels[k] = v
+	}
+	updated.Status = mergeStatus(r.node.Status, r.builder.Status(facts, &r.node.Status, now))
+	if !statusChanged(r.node, updated) && now.Sub(r.lastReport) < r.cfg.ReportFrequency {
+		r.record(func(s *Stats) { s.StatusSkipped++ })
+		return
+	}
+	patch, err := statusPatch(r.node, updated)
+	if err != nil {
+		r.report("patch node status", err)
+		return
 	}
 	resource := model.BuildResource(r.cfg.Namespace, model.ResourceTypeNodePatch, r.cfg.NodeName)
-	if _, err := r.request(resource, model.PatchOperation, string(patch)); err != nil {
-		return fmt.Errorf("patch node status: %w", err)
+	patched := &v1.Node{}
+	err = r.client.do(resource, model.PatchOperation, string(patch), patched)
+	if apierrors.IsNotFound(err) {
+		// The node was deleted in the cloud: register it again.
+		klog.Warningf("nodestatus: node %s no longer exists in the cloud; registering it again", r.cfg.NodeName)
+		r.node = nil
+		r.record(func(s *Stats) { s.Registered = false })
+		return
 	}
-	return nil
-}
-
-// RenewLease creates the lease once, then updates it.
-func (r *Reporter) RenewLease() error {
-	op := model.InsertOperation
-	if r.leased {
-		op = model.UpdateOperation
-	}
-	resource := model.BuildResource(model.NodeLeaseNamespace, model.ResourceTypeLease, r.cfg.NodeName)
-	resp, err := r.request(resource, op, leaseObject(r.cfg.NodeName, r.cfg.LeaseDuration, r.now()))
 	if err != nil {
-		return fmt.Errorf("renew lease: %w", err)
+		r.report("patch node status", err)
+		return
 	}
-	if err := objectRespErr(resp); err != nil && !isAlreadyExists(err) {
-		return fmt.Errorf("renew lease: %w", err)
+	if patched.Name != "" {
+		r.node = patched
 	}
-	r.leased = true
-	return nil
+	r.lastReport = now
+	r.record(func(s *Stats) {
+		s.StatusPatches++
+		s.LastReport = now
+		s.NodeStatusRV = patched.ResourceVersion
+	})
 }
 
-// statusError is the part of a metav1.Status we read.
-type statusError struct {
-	ErrStatus struct {
-		Reason  string `json:"reason"`
-		Message string `json:"message"`
-		Code    int    `json:"code"`
-	} `json:"ErrStatus"`
+func (r *Reporter) renewLease() {
+	if err := r.lease.renew(r.node, r.now()); err != nil {
+		r.report("node lease", err)
+		return
+	}
+	r.record(func(s *Stats) {
+		s.LeaseRenewals++
+		if r.lease.latest != nil {
+			s.LeaseRV = r.lease.latest.ResourceVersion
+		}
+	})
 }
 
-func (e *statusError) Error() string {
-	return fmt.Sprintf("%s (%d): %s", e.ErrStatus.Reason, e.ErrStatus.Code, e.ErrStatus.Message)
-}
-
-// objectRespErr reads Err of an ObjectResp body ({"Object":…,"Err":…}).
-func objectRespErr(resp model.Message) error {
-	data, err := resp.ContentData()
-	if err != nil {
-		return err
+// report logs a failure: at the default level when the cloud refused or
+// the node could not be measured, which an operator must see, and quietly
+// while edgecore has no link (it retries on its own).
+func (r *Reporter) report(what string, err error) {
+	var status apierrors.APIStatus
+	refused := errors.As(err, &status)
+	r.record(func(s *Stats) {
+		s.LastError = fmt.Sprintf("%s: %v", what, err)
+		if refused {
+			s.Refusals++
+		}
+	})
+	switch {
+	case IsLocal(err):
+		klog.V(2).Infof("nodestatus: %s: %v (will retry)", what, err)
+	case refused:
+		klog.Warningf("nodestatus: %s: refused by the cloud: %v", what, err)
+	default:
+		klog.Warningf("nodestatus: %s: %v", what, err)
 	}
-	var body struct {
-		Err json.RawMessage `json:"Err"`
-	}
-	if json.Unmarshal(data, &body) != nil || len(body.Err) == 0 || string(body.Err) == "null" {
-		return nil
-	}
-	var se statusError
-	if json.Unmarshal(body.Err, &se) != nil || se.ErrStatus.Reason == "" {
-		return fmt.Errorf("cloud error: %s", body.Err)
-	}
-	return &se
-}
-
-func isAlreadyExists(err error) bool {
-	var se *statusError
-	return errors.As(err, &se) && se.ErrStatus.Reason == "AlreadyExists"
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // certHandler serves cloudhub's HTTPS port (10002): /ca.crt, /edge.crt and
@@ -18,9 +20,11 @@ func (c *Cloud) certHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /edge.crt", c.serveEdgeCert)
 	mux.HandleFunc("GET /node/{name}", func(w http.ResponseWriter, r *http.Request) {
-		if c.nodeKnown(r.PathValue("name")) {
-			w.Write([]byte("Node founded"))
-			return
+		if c.opts.Kube != nil {
+			if _, err := c.opts.Kube.CoreV1().Nodes().Get(r.Context(), r.PathValue("name"), metav1.GetOptions{}); err == nil {
+				w.Write([]byte("Node founded"))
+				return
+			}
 		}
 		http.Error(w, "node not found", http.StatusNotFound)
 	})

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
@@ -20,6 +22,10 @@ type Options struct {
 	CertTTL          time.Duration // edgeCertSigningDuration (365 days)
 	// HTTPAddr and WSAddr choose listen addresses; default 127.0.0.1:0.
 	HTTPAddr, WSAddr string
+	// Kube is the Kubernetes API server the cloud applies edge requests
+	// to and takes pods from, as cloudcore's edgecontroller. Without one,
+	// every edgecontroller request is answered 503 ServiceUnavailable.
+	Kube kubernetes.Interface
 }
 
 func (o *Options) defaults() {
@@ -49,18 +55,32 @@ type Cloud struct {
 	httpSrv, wsSrv   *http.Server
 	httpAddr, wsAddr string
 
+	stop     chan struct{} // closed by Close: ends the API server watches
+	stopOnce sync.Once
+
 	mu          sync.Mutex
 	changed     chan struct{} // closed and replaced on every state change
 	up          bool
 	sessions    map[string]*session
 	queues      map[string]*nodeQueue // per node, survives disconnects like cloudcore's
-	nodes       map[string]any        // registered Node objects
-	objects     map[string]any        // "<ns>/<type>/<name>" answers for edge queries
 	upstream    []Upstream
+	downstream  []Downstream
 	acks        map[string]int    // cloud msg_id → acks received
 	synced      map[string]string // resource → acked resourceVersion (ObjectSync)
 	connects    map[string]int
 	certsIssued int
+	apiWrites   int // writes made to the API server for edge requests
+
+	tracked     map[string]bool            // nodes whose pods are watched
+	location    map[string]map[string]bool // "<type>/<ns>/<name>" → nodes using it
+	configWatch bool
+}
+
+// Downstream is one message the cloud sent to a node.
+type Downstream struct {
+	Node string
+	Msg  *model.Message
+	At   time.Time
 }
 
 // Upstream is one frame received from an edge, decoded, with its raw bytes.
@@ -85,9 +105,10 @@ func Start(opts Options) (*Cloud, error) {
 	c := &Cloud{
 		opts: opts, ca: ca, serverCert: sc,
 		changed:  make(chan struct{}),
+		stop:     make(chan struct{}),
 		sessions: map[string]*session{}, queues: map[string]*nodeQueue{},
-		nodes: map[string]any{}, objects: map[string]any{},
 		acks: map[string]int{}, synced: map[string]string{}, connects: map[string]int{},
+		tracked: map[string]bool{}, location: map[string]map[string]bool{},
 		httpAddr: opts.HTTPAddr, wsAddr: opts.WSAddr,
 	}
 	if err := c.Up(); err != nil {
@@ -156,7 +177,10 @@ func (c *Cloud) Down() {
 }
 
 // Close stops the cloud for good.
-func (c *Cloud) Close() { c.Down() }
+func (c *Cloud) Close() {
+	c.Down()
+	c.stopOnce.Do(func() { close(c.stop) })
+}
 
 // HTTPServer is the value for modules.edgeHub.httpServer.
 func (c *Cloud) HTTPServer() string { return "https://" + c.httpAddr }
@@ -173,18 +197,12 @@ func (c *Cloud) CAHash() string {
 	return t[:64]
 }
 
-// SetObject makes the cloud answer edge queries for resource with obj.
-func (c *Cloud) SetObject(resource string, obj any) {
+// countWrite records one API server write made for an edge request.
+func (c *Cloud) countWrite() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.objects[resource] = obj
-}
-
-func (c *Cloud) nodeKnown(name string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.nodes[name]
-	return ok
+	c.apiWrites++
+	c.notifyLocked()
+	c.mu.Unlock()
 }
 
 // notifyLocked wakes everyone waiting in Wait. Callers hold c.mu.
@@ -245,8 +263,11 @@ func (v *View) Pending(node string) int {
 // Upstream returns every frame received so far.
 func (v *View) Upstream() []Upstream { return v.c.upstream }
 
-// Node returns the registered node object.
-func (v *View) Node(name string) (any, bool) { n, ok := v.c.nodes[name]; return n, ok }
+// Downstream returns every message sent to the edges so far.
+func (v *View) Downstream() []Downstream { return v.c.downstream }
+
+// APIWrites counts the writes made to the API server for edge requests.
+func (v *View) APIWrites() int { return v.c.apiWrites }
 
 // CertsIssued counts signed certificates.
 func (v *View) CertsIssued() int { return v.c.certsIssued }

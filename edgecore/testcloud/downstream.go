@@ -3,6 +3,7 @@ package testcloud
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/edgegate/edgegate/edgecore/model"
@@ -14,6 +15,12 @@ import (
 func (c *Cloud) Send(node string, msg *model.Message) error {
 	c.mu.Lock()
 	s := c.sessions[node]
+	if needsAck(msg) && msg.Operation() != model.DeleteOperation && !newerThan(msg.Header.ResourceVersion, c.synced[msg.Resource()]) {
+		// cloudhub enqueues only what is newer than the node's
+		// ObjectSync: the edge already has it.
+		c.mu.Unlock()
+		return nil
+	}
 	if needsAck(msg) {
 		q := c.queue(node)
 		if _, dup := q.pending[msg.ID()]; !dup {
@@ -120,4 +127,18 @@ func PodMessage(op, namespace, name, uid, resourceVersion string, spec map[strin
 	m.SetResourceVersion(resourceVersion)
 	m.Content = pod
 	return m
+}
+
+// newerThan compares resourceVersions as cloudcore does (as integers); an
+// unknown synced version is older than anything.
+func newerThan(rv, synced string) bool {
+	if synced == "" {
+		return true
+	}
+	a, errA := strconv.ParseUint(rv, 10, 64)
+	b, errB := strconv.ParseUint(synced, 10, 64)
+	if errA != nil || errB != nil {
+		return rv != synced
+	}
+	return a > b
 }

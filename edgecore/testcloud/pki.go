@@ -81,14 +81,15 @@ func (a *authority) sign(subject pkix.Name, pub any, notBefore, notAfter time.Ti
 	return x509.CreateCertificate(rand.Reader, tmpl, a.cert, pub, a.key)
 }
 
-// serverCert is cloudcore's own certificate, with 127.0.0.1 in its SANs.
+// serverCert is cloudcore's own certificate, with loopback and 10.0.2.2
+// (the host as a QEMU guest on user networking reaches it) in its SANs.
 func (a *authority) serverCert() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	der, err := a.sign(pkix.Name{CommonName: "cloudcore"}, key.Public(), time.Now().Add(-time.Hour),
-		time.Now().Add(365*24*time.Hour), x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback})
+		time.Now().Add(365*24*time.Hour), x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 0, 2, 2)})
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("server certificate: %w", err)
 	}

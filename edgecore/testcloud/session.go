@@ -2,7 +2,6 @@ package testcloud
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,13 +18,20 @@ const maxFrame = 16 << 20
 
 // session is one edge connection (cloudhub's node session).
 type session struct {
+	cloud     *Cloud
 	node      string
 	conn      *websocket.Conn
 	writeMu   sync.Mutex
 	keepalive *time.Timer
 	done      chan struct{}
 	closeOnce sync.Once
+	// requests are edge requests for the API server, handled in order
+	// beside the read loop, as cloudcore's edgecontroller workers do.
+	requests chan *model.Message
 }
+
+// requestQueue bounds the edge requests waiting for the API server.
+const requestQueue = 1024
 
 // nodeQueue holds downstream messages awaiting an ack, in send order.
 type nodeQueue struct {
@@ -56,7 +62,7 @@ func (c *Cloud) wsHandler() http.Handler {
 			return
 		}
 		conn.SetReadLimit(maxFrame)
-		s := &session{node: node, conn: conn, done: make(chan struct{})}
+		s := &session{cloud: c, node: node, conn: conn, done: make(chan struct{}), requests: make(chan *model.Message, requestQueue)}
 		// cloudhub only reads frames from connections used for messages.
 		if r.Header.Get("ConnectionUse") != "msg" {
 			klog.Warningf("testcloud: %s connected without ConnectionUse: msg; not serving", node)
@@ -64,7 +70,9 @@ func (c *Cloud) wsHandler() http.Handler {
 			return
 		}
 		c.addSession(s)
+		c.trackNode(node)
 		go c.resendLoop(s)
+		go c.serveRequests(s)
 		c.readLoop(s)
 	})
 }
@@ -108,7 +116,14 @@ func (s *session) write(msg *model.Message) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.conn.SetWriteDeadline(time.Now().Add(15 * time.Second))
-	return s.conn.WriteJSON(msg) // one text frame, JSON plus newline, as viaduct
+	if err := s.conn.WriteJSON(msg); err != nil { // one text frame, JSON plus newline, as viaduct
+		return err
+	}
+	s.cloud.mu.Lock()
+	s.cloud.downstream = append(s.cloud.downstream, Downstream{Node: s.node, Msg: msg, At: time.Now()})
+	s.cloud.notifyLocked()
+	s.cloud.mu.Unlock()
+	return nil
 }
 
 func (s *session) writeRaw(frame []byte) error {
@@ -155,9 +170,32 @@ func (c *Cloud) handleUpstream(s *session, msg *model.Message) {
 	if model.IsCloudSource(msg.Source()) {
 		return // IsFromEdge drops frames that claim a cloud source
 	}
-	if reply := c.answer(s.node, msg); reply != nil {
-		if err := s.write(reply); err != nil {
-			s.close(err)
+	if msg.Operation() == model.UploadOperation && msg.Group() == model.UserGroup {
+		return // router traffic; no router here
+	}
+	select {
+	case s.requests <- msg:
+	default:
+		klog.Warningf("testcloud: %s: %d requests waiting; dropping %s %s", s.node, requestQueue, msg.Operation(), msg.Resource())
+	}
+}
+
+// serveRequests applies the session's edge requests to the API server in
+// arrival order and writes each reply.
+func (c *Cloud) serveRequests(s *session) {
+	for {
+		select {
+		case <-s.done:
+			return
+		case msg := <-s.requests:
+			reply := c.handleEdgeRequest(s.node, msg)
+			if reply == nil {
+				continue
+			}
+			if err := s.write(reply); err != nil {
+				s.close(err)
+				return
+			}
 		}
 	}
 }
@@ -171,65 +209,16 @@ func (c *Cloud) ack(node string, msg *model.Message) {
 	if q != nil {
 		if p, ok := q.pending[parent]; ok {
 			delete(q.pending, parent)
-			if p.msg.Header.ResourceVersion != "" {
+			switch {
+			case p.msg.Operation() == model.DeleteOperation:
+				delete(c.synced, p.msg.Resource()) // the ObjectSync goes with the object
+			case p.msg.Header.ResourceVersion != "":
 				c.synced[p.msg.Resource()] = p.msg.Header.ResourceVersion
 			}
 		}
 	}
 	c.acks[parent]++
 	c.notifyLocked()
-}
-
-// answer builds edgecontroller's reply to an edge request, or nil.
-func (c *Cloud) answer(node string, msg *model.Message) *model.Message {
-	res, err := model.ParseResource(msg.Resource())
-	if err != nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case res.Type == model.ResourceTypeNode && msg.Operation() == model.InsertOperation:
-		c.nodes[res.Name] = msg.Content
-		return response(msg, objectResp(msg.Content, nil))
-	case res.Type == model.ResourceTypeNode && msg.Operation() == model.QueryOperation:
-		if n, ok := c.nodes[res.Name]; ok {
-			return response(msg, n)
-		}
-		return response(msg, objectResp(nil, notFound("nodes", res.Name)))
-	case res.Type == model.ResourceTypeNodePatch, res.Type == model.ResourceTypePodPatch:
-		return response(msg, objectResp(c.objects[msg.Resource()], nil))
-	case res.Type == model.ResourceTypeLease && msg.Operation() != model.QueryOperation:
-		c.objects[msg.Resource()] = msg.Content
-		return response(msg, objectResp(msg.Content, nil))
-	case res.Type == model.ResourceTypeNodeStatus, res.Type == model.ResourceTypePodStatus:
-		return response(msg, model.AckContent)
-	case res.Type == model.ResourceTypePod && msg.Operation() == model.DeleteOperation:
-		return response(msg, model.AckContent)
-	case msg.Operation() == model.QueryOperation:
-		if obj, ok := c.objects[msg.Resource()]; ok {
-			return response(msg, obj)
-		}
-		return response(msg, objectResp(nil, notFound(res.Type+"s", res.Name)))
-	}
-	return nil
-}
-
-func response(req *model.Message, content any) *model.Message {
-	resp := model.NewMessage(req.ID())
-	resp.BuildRouter(model.EdgeControllerModuleName, model.ResourceGroup, req.Resource(), model.ResponseOperation)
-	resp.Content = content
-	return resp
-}
-
-// objectResp is edgecontroller's ObjectResp: Go field names, no JSON tags.
-func objectResp(obj, err any) map[string]any { return map[string]any{"Object": obj, "Err": err} }
-
-func notFound(kind, name string) map[string]any {
-	return map[string]any{"ErrStatus": map[string]any{
-		"metadata": map[string]any{}, "status": "Failure", "reason": "NotFound", "code": 404,
-		"message": fmt.Sprintf("%s %q not found", kind, name),
-	}}
 }
 
 // needsAck follows cloudhub's queue choice (§3.5): resource-group messages

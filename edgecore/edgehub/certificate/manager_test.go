@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/edgecore/edgehub/certificate"
-	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
+	"github.com/edgegate/edgegate/edgecore/testcloud"
 )
 
 func config(t *testing.T, c *testcloud.Cloud, token string) certificate.Config {

@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,25 +9,34 @@ import (
 	"testing"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/edgegate/edgegate/edgecore/config"
 	"github.com/edgegate/edgegate/edgecore/edged"
-	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
 	"github.com/edgegate/edgegate/edgecore/model"
+	"github.com/edgegate/edgegate/edgecore/testcloud"
 )
 
-// TestJoinAndPodLifecycle: the binary joins with a token, clears it, and
-// persists and acks pod insert/update/delete exactly once each, each
-// forwarded once to edged (seen through the inspection socket); a resend of
-// an applied message is acked again but not applied or forwarded twice, and
-// a stale version never overwrites a newer one.
+// TestJoinAndPodLifecycle: the binary joins with a token and clears it;
+// the node object exists within 2 s of exec; a pod bound to the node in the
+// API server reaches the edge, is persisted and acked exactly once, and
+// reaches edged once; its update and its deletion (graceful, then final)
+// reach the edge too. A resend of an applied message is acked again but not
+// applied or forwarded twice, and a stale version never overwrites a newer
+// one.
 func TestJoinAndPodLifecycle(t *testing.T) {
-	cloud := testcloud.ForTest(t, testcloud.Options{}) // cloudcore's 5 s resend: an ack must beat it
+	cloud := newCloud(t, testcloud.Options{}) // cloudcore's 5 s resend: an ack must beat it
 	n := newNode(t, cloud, token(t, cloud, time.Hour))
+	exec := time.Now()
 	p := n.start(t)
-	waitCloud(t, cloud, "node registered", 20*time.Second, func(v *testcloud.View) bool {
-		_, ok := v.Node(nodeName)
-		return ok && v.Connected(nodeName)
+	waitKube(t, "node object created", 2*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
+		_, err := c.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		return err == nil, err
 	})
+	t.Logf("node object %s %s after exec", n.name, time.Since(exec).Round(time.Millisecond))
 	cfg, err := config.Load(n.config)
 	if err != nil || cfg.Modules.EdgeHub.Token != "" {
 		t.Fatalf("token not cleared from %s (err %v)", n.config, err)
@@ -38,75 +47,112 @@ func TestJoinAndPodLifecycle(t *testing.T) {
 		}
 	}
 
-	spec := map[string]any{"nodeName": nodeName, "containers": []any{map[string]any{"name": "c", "image": "nginx"}}}
-	insert := testcloud.PodMessage("insert", "default", "web", "uid-web", "100", spec)
-	update := testcloud.PodMessage("update", "default", "web", "uid-web", "101", spec)
-	gone := testcloud.PodMessage("insert", "default", "gone", "uid-gone", "102", spec)
-	del := testcloud.PodMessage("delete", "default", "gone", "uid-gone", "103", spec)
-	for _, m := range []*model.Message{insert, update, gone, del} {
-		sent := time.Now()
-		if err := cloud.Send(nodeName, m); err != nil {
-			t.Fatal(err)
-		}
-		waitCloud(t, cloud, "ack of "+m.Router.Operation+" "+m.Router.Resource, 4*time.Second, func(v *testcloud.View) bool { return v.Acks(m.Header.ID) >= 1 })
-		if d := time.Since(sent); d > 4*time.Second {
-			t.Fatalf("ack took %s", d)
-		}
+	// A pod bound to the node: insert, then an update of its labels.
+	web := createPod(t, n.name, "web")
+	resource := model.BuildResource(testNamespace, model.ResourceTypePod, "web")
+	waitAcked(t, cloud, n.name, resource, model.InsertOperation, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pods := kubeClient(t).CoreV1().Pods(testNamespace)
+	patched, err := pods.Patch(ctx, "web", types.MergePatchType, []byte(`{"metadata":{"labels":{"tier":"front"}}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Nothing was resent (acks beat the 5 s timer), so each was acked once.
+	waitAcked(t, cloud, n.name, resource, model.UpdateOperation, 1)
+	afterOnce := n.waitEdged(t, "pod forwarded", 5*time.Second, func(s edged.Status) bool { return s.Counters.Update >= 1 })
+	if c := afterOnce.Counters; c.Insert != 1 || c.Update != 1 || c.Malformed != 0 {
+		t.Fatalf("edged counters %+v, want 1 insert, 1 update", c)
+	}
+	got := afterOnce.Pods
+	if len(got) != 1 || got[0].Name != "web" || got[0].UID != string(web.UID) || got[0].ResourceVersion != patched.ResourceVersion {
+		t.Fatalf("edged pods %+v, want web at %s", got, patched.ResourceVersion)
+	}
+	var received v1.Pod
+	if err := json.Unmarshal(got[0].Object, &received); err != nil || len(received.Spec.Containers) != 1 ||
+		received.Spec.Containers[0].Image != "nginx" || received.Labels["tier"] != "front" {
+		t.Fatalf("edged did not receive the pod: %s", got[0].Object)
+	}
+	// Each message was acked once (acks beat the 5 s resend).
 	time.Sleep(200 * time.Millisecond)
 	cloud.Inspect(func(v *testcloud.View) {
-		for _, m := range []*model.Message{insert, update, gone, del} {
-			if v.Acks(m.Header.ID) != 1 {
-				t.Errorf("%s %s acked %d times, want 1", m.Router.Operation, m.Router.Resource, v.Acks(m.Header.ID))
+		for _, op := range []string{model.InsertOperation, model.UpdateOperation} {
+			for _, m := range downstreamFor(v, n.name, resource, op) {
+				if v.Acks(m.ID()) != 1 {
+					t.Errorf("%s %s acked %d times, want 1", op, resource, v.Acks(m.ID()))
+				}
 			}
 		}
-		if v.Synced("default/pod/web") != "101" {
-			t.Errorf("cloud ObjectSync for web = %q, want 101", v.Synced("default/pod/web"))
+		if v.Synced(resource) != patched.ResourceVersion {
+			t.Errorf("cloud ObjectSync for web = %q, want %s", v.Synced(resource), patched.ResourceVersion)
 		}
 	})
-	// edged's side of the bus got each change once: web at 101, gone gone.
-	afterOnce := n.waitEdged(t, "pods forwarded", 5*time.Second, func(s edged.Status) bool { return s.Counters.Delete == 1 })
-	if c := afterOnce.Counters; c.Insert != 2 || c.Update != 1 || c.Delete != 1 || c.Malformed != 0 {
-		t.Fatalf("edged counters %+v, want 2 inserts, 1 update, 1 delete", c)
-	}
-	if len(afterOnce.Pods) != 1 || afterOnce.Pods[0].Name != "web" || afterOnce.Pods[0].ResourceVersion != "101" || afterOnce.Pods[0].Operation != "update" {
-		t.Fatalf("edged pods %+v, want web at 101", afterOnce.Pods)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, afterOnce.Pods[0].Object); err != nil || !strings.Contains(compact.String(), `"containers":[{"image":"nginx","name":"c"}]`) {
-		t.Fatalf("edged did not receive the pod spec: %s", afterOnce.Pods[0].Object)
-	}
 
-	// cloudcore resends a message whose ack it missed, and synccontroller may
-	// send an older version again: both are acked, neither is applied.
-	resent := testcloud.PodMessage("update", "default", "web", "uid-web", "101", spec)
-	resent.Header.ID = update.Header.ID
-	stale := testcloud.PodMessage("update", "default", "web", "uid-web", "100", map[string]any{"nodeName": nodeName, "stale": true})
-	for _, m := range []*model.Message{resent, stale} {
-		if err := cloud.SendRaw(nodeName, mustJSON(t, m)); err != nil {
+	// cloudcore resends a message whose ack it missed, and synccontroller
+	// may send an older version again: both are acked, neither applied.
+	var update *model.Message
+	cloud.Inspect(func(v *testcloud.View) { update = downstreamFor(v, n.name, resource, model.UpdateOperation)[0] })
+	stale := testcloud.PodMessage("update", testNamespace, "web", string(web.UID), web.ResourceVersion, map[string]any{"nodeName": n.name, "stale": true})
+	for _, m := range []*model.Message{update, stale} {
+		if err := cloud.SendRaw(n.name, mustJSON(t, m)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	waitCloud(t, cloud, "acks of resend and stale", 5*time.Second, func(v *testcloud.View) bool {
-		return v.Acks(update.Header.ID) == 2 && v.Acks(stale.Header.ID) == 1
+		return v.Acks(update.ID()) == 2 && v.Acks(stale.ID()) == 1
 	})
 	p.waitLog(t, "already applied", 5*time.Second)
-	if s := n.edged(t); s.Counters != afterOnce.Counters || len(s.Pods) != 1 || s.Pods[0].ResourceVersion != "101" {
+	if s := n.edged(t); s.Counters != afterOnce.Counters || len(s.Pods) != 1 || s.Pods[0].ResourceVersion != patched.ResourceVersion {
 		t.Fatalf("resend or stale version reached edged: %+v", s)
 	}
 
-	p.stop(t)
-	pods := n.podRows(t)
-	if len(pods) != 1 || !strings.Contains(pods["default/pod/web"], `"resourceVersion":"101"`) || strings.Contains(pods["default/pod/web"], "stale") {
-		t.Fatalf("stored pods %v, want only web at resourceVersion 101", pods)
+	// kubectl delete: the pod turns Terminating, which reaches the edge
+	// as an update carrying deletionTimestamp; the final delete (here
+	// forced, as the edge does not confirm the deletion yet) removes it.
+	if err := pods.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
 	}
+	waitAcked(t, cloud, n.name, resource, model.UpdateOperation, 2)
+	n.waitEdged(t, "terminating pod", 5*time.Second, func(s edged.Status) bool {
+		return len(s.Pods) == 1 && strings.Contains(string(s.Pods[0].Object), "deletionTimestamp")
+	})
+	zero := int64(0)
+	if err := pods.Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	waitAcked(t, cloud, n.name, resource, model.DeleteOperation, 1)
+	n.waitEdged(t, "pod deleted", 5*time.Second, func(s edged.Status) bool { return len(s.Pods) == 0 && s.Counters.Delete == 1 })
 
-	// Restarted, edged takes its desired set from the store, as KubeEdge's
-	// edged lists metamanager's pods on start.
+	// A pod kept across a restart: edged takes its desired set from the
+	// store, as KubeEdge's edged lists metamanager's pods on start.
+	createPod(t, n.name, "keep")
+	waitAcked(t, cloud, n.name, model.BuildResource(testNamespace, model.ResourceTypePod, "keep"), model.InsertOperation, 1)
+	p.stop(t)
+	rows := n.podRows(t)
+	if len(rows) != 1 || !strings.Contains(rows[model.BuildResource(testNamespace, model.ResourceTypePod, "keep")], `"name":"keep"`) {
+		t.Fatalf("stored pods %v, want only keep", rows)
+	}
 	n.start(t)
 	s := n.waitEdged(t, "start-up list", 10*time.Second, func(s edged.Status) bool { return s.Counters.List == 1 })
-	if len(s.Pods) != 1 || s.Pods[0].Name != "web" || s.Pods[0].ResourceVersion != "101" || s.Pods[0].Operation != "list" {
+	if len(s.Pods) != 1 || s.Pods[0].Name != "keep" || s.Pods[0].Operation != "list" {
 		t.Fatalf("edged after restart: %+v", s.Pods)
 	}
+	if err := pods.Delete(ctx, "keep", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitAcked waits until at least count messages op on resource went to
+// node and each was acked.
+func waitAcked(t testing.TB, cloud *testcloud.Cloud, node, resource, op string, count int) {
+	t.Helper()
+	waitCloud(t, cloud, op+" "+resource+" acked", 10*time.Second, func(v *testcloud.View) bool {
+		msgs := downstreamFor(v, node, resource, op)
+		acked := map[string]bool{}
+		for _, m := range msgs {
+			if v.Acks(m.ID()) > 0 {
+				acked[m.ID()] = true
+			}
+		}
+		return len(acked) >= count
+	})
 }

@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,54 +21,130 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	"github.com/edgegate/edgegate/edgecore/dbm"
 	"github.com/edgegate/edgegate/edgecore/edged"
-	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
+	"github.com/edgegate/edgegate/edgecore/kubeapi"
 	"github.com/edgegate/edgegate/edgecore/metamanager"
 	"github.com/edgegate/edgegate/edgecore/model"
+	"github.com/edgegate/edgegate/edgecore/testcloud"
+	"github.com/edgegate/edgegate/image"
 )
 
 // binary is the edgecore built once for the package.
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		// The test cloud logs as cloudcore does; in the middle of a
+		// benchmark's result line that would break the report.
+		klog.LogToStderr(false)
+		klog.SetOutput(io.Discard)
+	}
 	dir, err := os.MkdirTemp("", "edgecore-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "edgecore")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, "github.com/edgegate/edgegate/cmd/edgecore")
+	build := exec.Command("go", "build", "-trimpath", "-tags", image.BuildTags, "-ldflags=-s -w", "-o", binary, "github.com/edgegate/edgegate/cmd/edgecore")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build edgecore:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
+	kubeapi.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-const nodeName = "edge-e2e"
+// kube is the Kubernetes API server behind every cloud of the suite,
+// started once: what the edge sends is applied to it as cloudcore does,
+// and what it accepts is what counts.
+func kube(t testing.TB) *kubeapi.Server {
+	t.Helper()
+	s := kubeapi.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.EnsureNamespace(ctx, testNamespace); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// testNamespace holds the suite's pods.
+const testNamespace = "e2e"
+
+// newCloud starts a test cloud backed by the suite's API server.
+func newCloud(t testing.TB, opts testcloud.Options) *testcloud.Cloud {
+	t.Helper()
+	opts.Kube = kube(t).Client()
+	return testcloud.ForTest(t, opts)
+}
+
+// nodeNameFor makes a node name of the test's name, so tests sharing the
+// API server never share a node.
+func nodeNameFor(t testing.TB) string {
+	name := strings.ToLower(t.Name())
+	var b strings.Builder
+	for _, r := range name {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
+		}
+	}
+	n := strings.Trim(b.String(), "-")
+	if len(n) > 50 {
+		n = strings.Trim(n[:50], "-")
+	}
+	return "e2e-" + n
+}
 
 // node is one edge node's files: config, store and certificates.
 type node struct {
+	name            string
 	dir, config, db string
 }
 
 // newNode writes the config `keadm join --cloudcore-ipport=<ws>
-// --token=<token> --edgenode-name=edge-e2e` would leave, with paths under a
+// --token=<token> --edgenode-name=<name>` would leave, with paths under a
 // temp dir and a short heartbeat so tests do not wait 15 s per step.
 func newNode(t testing.TB, cloud *testcloud.Cloud, token string) *node {
 	t.Helper()
-	return newNodeQPS(t, cloud, token, 30)
+	return newNodeOpts(t, cloud, token, nodeOptions{})
 }
 
 // newNodeQPS is newNode with modules.edgeHub.messageQPS (burst 2×qps).
 func newNodeQPS(t testing.TB, cloud *testcloud.Cloud, token string, qps int) *node {
 	t.Helper()
+	return newNodeOpts(t, cloud, token, nodeOptions{qps: qps})
+}
+
+// nodeOptions adjust newNode's configuration; zero values keep its.
+type nodeOptions struct {
+	name      string // default: from the test's name
+	qps       int    // modules.edgeHub.messageQPS (30; burst twice that)
+	heartbeat int    // modules.edgeHub.heartbeat in seconds (1)
+	kubelet   string // more tailoredKubeletConfig lines, indented six spaces
+}
+
+func newNodeOpts(t testing.TB, cloud *testcloud.Cloud, token string, o nodeOptions) *node {
+	t.Helper()
+	if o.name == "" {
+		o.name = nodeNameFor(t)
+	}
+	if o.qps == 0 {
+		o.qps = 30
+	}
+	if o.heartbeat == 0 {
+		o.heartbeat = 1
+	}
 	dir := t.TempDir()
-	n := &node{dir: dir, config: filepath.Join(dir, "edgecore.yaml"), db: filepath.Join(dir, "edgecore.db")}
+	n := &node{name: o.name, dir: dir, config: filepath.Join(dir, "edgecore.yaml"), db: filepath.Join(dir, "edgecore.db")}
 	doc := fmt.Sprintf(`apiVersion: edgecore.config.kubeedge.io/v1alpha2
 kind: EdgeCore
 database:
@@ -74,13 +152,13 @@ database:
 modules:
   edged:
     enable: true
-    tailoredKubeletFlag:
-      hostnameOverride: %[2]s
+    hostnameOverride: %[2]s
     tailoredKubeletConfig:
       nodeStatusUpdateFrequency: 1s
+%[8]s
   edgeHub:
     enable: true
-    heartbeat: 1
+    heartbeat: %[9]d
     messageQPS: %[6]d
     messageBurst: %[7]d
     httpServer: %[3]s
@@ -93,7 +171,7 @@ modules:
       server: %[5]s
   metaManager:
     enable: true
-`, dir, nodeName, cloud.HTTPServer(), token, cloud.WSServer(), qps, 2*qps)
+`, dir, n.name, cloud.HTTPServer(), token, cloud.WSServer(), o.qps, 2*o.qps, o.kubelet, o.heartbeat)
 	if err := os.WriteFile(n.config, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}

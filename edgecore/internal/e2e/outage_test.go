@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/edgegate/edgegate/edgecore/model"
+	"github.com/edgegate/edgegate/edgecore/testcloud"
 )
 
 // outage is how long the cloud stays down: the issue's 2 minutes, or 3 s
@@ -23,16 +28,20 @@ func outage() time.Duration {
 
 // TestCloudOutageWithRestart: the cloud goes away, edgecore is restarted
 // while it is away (no token any more, certificates from disk), keeps its
-// pods, queues node status, reconnects by itself when the cloud returns,
-// and delivers the queued status; nothing acked is lost.
+// pods, reconnects by itself when the cloud returns, takes its node over
+// and reports its status at once, and renews its lease again; nothing
+// acked is lost.
 func TestCloudOutageWithRestart(t *testing.T) {
-	cloud := testcloud.ForTest(t, testcloud.Options{ResendInterval: time.Second, KeepaliveTimeout: 5 * time.Second})
+	cloud := newCloud(t, testcloud.Options{ResendInterval: time.Second, KeepaliveTimeout: 5 * time.Second})
 	n := newNode(t, cloud, token(t, cloud, time.Hour))
 	p := n.start(t)
-	waitCloud(t, cloud, "connected", 20*time.Second, func(v *testcloud.View) bool { return v.Connected(nodeName) })
-	pod := testcloud.PodMessage("insert", "default", "keep", "uid-keep", "7", map[string]any{"nodeName": nodeName})
-	cloud.Send(nodeName, pod)
-	waitCloud(t, cloud, "pod acked", 10*time.Second, func(v *testcloud.View) bool { return v.Acks(pod.Header.ID) >= 1 })
+	waitKube(t, "node registered", 20*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
+		_, err := c.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		return err == nil, err
+	})
+	createPod(t, n.name, "keep")
+	resource := model.BuildResource(testNamespace, model.ResourceTypePod, "keep")
+	waitAcked(t, cloud, n.name, resource, model.InsertOperation, 1)
 
 	down := outage()
 	t.Logf("cloud down for %s", down)
@@ -48,33 +57,32 @@ func TestCloudOutageWithRestart(t *testing.T) {
 		t.Fatalf("edgecore died while the cloud was down")
 	}
 	var connectsBefore int
-	cloud.Inspect(func(v *testcloud.View) { connectsBefore = v.Connects(nodeName) })
+	cloud.Inspect(func(v *testcloud.View) { connectsBefore = v.Connects(n.name) })
+	before, err := getNode(t, n.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaseBefore, err := getLease(t, n.name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cloud.Up(); err != nil {
 		t.Fatal(err)
 	}
 	upAt := time.Now()
 	// Backoff is capped at 2×heartbeat (2 s here) plus jitter.
 	waitCloud(t, cloud, "reconnect", 15*time.Second, func(v *testcloud.View) bool {
-		return v.Connected(nodeName) && v.Connects(nodeName) > connectsBefore
+		return v.Connected(n.name) && v.Connects(n.name) > connectsBefore
 	})
 	t.Logf("reconnected %s after the cloud came back", time.Since(upAt).Round(time.Millisecond))
-	// The newest status patch made while offline was queued and arrives
-	// right after reconnect: created before the new session's first frame.
-	waitCloud(t, cloud, "queued status", 10*time.Second, func(v *testcloud.View) bool {
-		var sessionStart time.Time
-		for _, u := range v.Upstream() {
-			if !u.At.After(upAt) {
-				continue
-			}
-			if sessionStart.IsZero() {
-				sessionStart = u.At
-			}
-			made := time.UnixMilli(u.Msg.Header.Timestamp)
-			if u.Msg.Router.Operation == "patch" && u.Msg.Router.Resource == "default/nodepatch/"+nodeName && made.Before(sessionStart) {
-				return true
-			}
-		}
-		return false
+	p2.waitLog(t, "already registered in the cloud; taking it over", 10*time.Second)
+	waitKube(t, "status reported after the outage", 10*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
+		node, err := c.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		return err == nil && node.ResourceVersion != before.ResourceVersion && nodeReady(node), err
+	})
+	waitKube(t, "lease renewed after the outage", 20*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
+		l, err := c.CoordinationV1().Leases(model.NodeLeaseNamespace).Get(ctx, n.name, metav1.GetOptions{})
+		return err == nil && l.ResourceVersion != leaseBefore.ResourceVersion, err
 	})
 	cloud.Inspect(func(v *testcloud.View) {
 		if v.CertsIssued() != 1 {
@@ -82,7 +90,7 @@ func TestCloudOutageWithRestart(t *testing.T) {
 		}
 	})
 	p2.stop(t)
-	if pods := n.podRows(t); !strings.Contains(pods["default/pod/keep"], "uid-keep") {
+	if pods := n.podRows(t); !strings.Contains(pods[resource], `"name":"keep"`) {
 		t.Fatalf("acked pod lost across outage and restart: %v", pods)
 	}
 }

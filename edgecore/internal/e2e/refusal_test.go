@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegate/edgegate/edgecore/internal/testcloud"
+	"github.com/edgegate/edgegate/edgecore/testcloud"
 )
 
 // TestBadInputFromCloud: malformed, unroutable and oversized frames are
@@ -16,7 +16,7 @@ func TestBadInputFromCloud(t *testing.T) {
 	cloud := testcloud.ForTest(t, testcloud.Options{})
 	n := newNode(t, cloud, token(t, cloud, time.Hour))
 	p := n.start(t)
-	waitCloud(t, cloud, "connected", 20*time.Second, func(v *testcloud.View) bool { return v.Connected(nodeName) })
+	waitCloud(t, cloud, "connected", 20*time.Second, func(v *testcloud.View) bool { return v.Connected(n.name) })
 	frames := []struct{ frame, log string }{
 		{`{"header":{"msg_id":"m1"`, "1 malformed frames dropped so far"},
 		{`{"header":{"msg_id":"m2","timestamp":"noon"},"route":{"operation":"insert"}}`, "2 malformed frames dropped so far"},
@@ -26,17 +26,17 @@ func TestBadInputFromCloud(t *testing.T) {
 		{`{"header":{"msg_id":"m6","resourceversion":"4"},"route":{"source":"edgecontroller","group":"resource","operation":"insert","resource":"not-a-resource"},"content":{}}`, "not acknowledged"},
 	}
 	for _, f := range frames {
-		if err := cloud.SendRaw(nodeName, []byte(f.frame)); err != nil {
+		if err := cloud.SendRaw(n.name, []byte(f.frame)); err != nil {
 			t.Fatal(err)
 		}
 		p.waitLog(t, f.log, 10*time.Second)
 	}
-	pod := testcloud.PodMessage("insert", "default", "after", "uid-after", "9", map[string]any{"nodeName": nodeName})
-	cloud.Send(nodeName, pod)
+	pod := testcloud.PodMessage("insert", "default", "after", "uid-after", "9", map[string]any{"nodeName": n.name})
+	cloud.Send(n.name, pod)
 	waitCloud(t, cloud, "pod after bad input acked", 10*time.Second, func(v *testcloud.View) bool { return v.Acks(pod.Header.ID) >= 1 })
 	cloud.Inspect(func(v *testcloud.View) {
-		if v.Connects(nodeName) != 1 {
-			t.Errorf("edgecore reconnected %d times; bad input must not cut the link", v.Connects(nodeName)-1)
+		if v.Connects(n.name) != 1 {
+			t.Errorf("edgecore reconnected %d times; bad input must not cut the link", v.Connects(n.name)-1)
 		}
 	})
 }
@@ -77,7 +77,7 @@ func TestRefusals(t *testing.T) {
 				t.Fatal("edgecore exited; it should stay up offline")
 			}
 			cloud.Inspect(func(v *testcloud.View) {
-				if v.Connects(nodeName) != 0 {
+				if v.Connects(n.name) != 0 {
 					t.Fatalf("edgecore connected despite %s", tt.name)
 				}
 			})
@@ -88,7 +88,7 @@ func TestRefusals(t *testing.T) {
 // plant writes ca's CA and a client certificate signed by issuer.
 func plant(t *testing.T, n *node, ca, issuer *testcloud.Cloud, from, to time.Time) {
 	t.Helper()
-	certPEM, keyPEM, err := issuer.IssueClientCert(nodeName, from, to)
+	certPEM, keyPEM, err := issuer.IssueClientCert(n.name, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}

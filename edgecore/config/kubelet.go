@@ -1,0 +1,167 @@
+package config
+
+import (
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Kubelet is what edgegate reads from modules.edged.tailoredKubeletConfig,
+// with KubeEdge's defaults for what the file leaves out.
+type Kubelet struct {
+	MaxPods                          int64
+	NodeStatusUpdateFrequency        time.Duration
+	NodeStatusReportFrequency        time.Duration
+	NodeLeaseDuration                time.Duration // nodeLeaseDurationSeconds
+	EvictionPressureTransitionPeriod time.Duration
+	// EvictionHard maps a signal (memory.available, nodefs.available,
+	// nodefs.inodesFree, pid.available, …) to "100Mi" or "10%".
+	EvictionHard             map[string]string
+	ContainerRuntimeEndpoint string
+}
+
+// KubeEdge's kubelet defaults (default_kubelet_configuration.go).
+func defaultKubelet() Kubelet {
+	return Kubelet{
+		MaxPods:                          110,
+		NodeStatusUpdateFrequency:        10 * time.Second,
+		NodeStatusReportFrequency:        5 * time.Minute,
+		NodeLeaseDuration:                40 * time.Second,
+		EvictionPressureTransitionPeriod: 5 * time.Minute,
+		EvictionHard: map[string]string{
+			"memory.available":   "100Mi",
+			"nodefs.available":   "10%",
+			"nodefs.inodesFree":  "5%",
+			"imagefs.available":  "15%",
+			"imagefs.inodesFree": "5%",
+		},
+		ContainerRuntimeEndpoint: "unix:///run/containerd/containerd.sock",
+	}
+}
+
+// Kubelet returns the settings edgegate uses. Values that do not parse
+// keep their default; Validate reports them.
+func (e *Edged) Kubelet() Kubelet {
+	k, _ := e.kubelet()
+	return k
+}
+
+// kubelet parses the settings and returns every bad value as a
+// *FieldError.
+func (e *Edged) kubelet() (Kubelet, []error) {
+	k := defaultKubelet()
+	if e == nil {
+		return k, nil
+	}
+	var errs []error
+	const prefix = "modules.edged.tailoredKubeletConfig."
+	kc := e.TailoredKubeletConfig
+	bad := func(field string, v any, reason string) {
+		errs = append(errs, &FieldError{Field: prefix + field, Value: v, Reason: reason})
+	}
+	duration := func(field string, into *time.Duration) {
+		v, ok := kc[field]
+		if !ok {
+			return
+		}
+		s, isString := v.(string)
+		d, err := time.ParseDuration(s)
+		if !isString || err != nil || d <= 0 {
+			bad(field, v, "must be a positive duration such as 10s or 5m0s")
+			return
+		}
+		*into = d
+	}
+	duration("nodeStatusUpdateFrequency", &k.NodeStatusUpdateFrequency)
+	duration("nodeStatusReportFrequency", &k.NodeStatusReportFrequency)
+	duration("evictionPressureTransitionPeriod", &k.EvictionPressureTransitionPeriod)
+	if v, ok := kc["maxPods"]; ok {
+		if n, ok := wholeNumber(v); ok && n > 0 {
+			k.MaxPods = n
+		} else {
+			bad("maxPods", v, "must be a positive whole number")
+		}
+	}
+	if v, ok := kc["nodeLeaseDurationSeconds"]; ok {
+		if n, ok := wholeNumber(v); ok && n > 0 {
+			k.NodeLeaseDuration = time.Duration(n) * time.Second
+		} else {
+			bad("nodeLeaseDurationSeconds", v, "must be a positive whole number of seconds")
+		}
+	}
+	if v, ok := kc["containerRuntimeEndpoint"]; ok {
+		if s, ok := v.(string); ok && strings.HasPrefix(s, "unix://") {
+			k.ContainerRuntimeEndpoint = s
+		} else {
+			bad("containerRuntimeEndpoint", v, "must be a unix:// socket address")
+		}
+	}
+	if v, ok := kc["evictionHard"]; ok {
+		hard, herrs := evictionHard(v)
+		for _, he := range herrs {
+			bad("evictionHard"+he.Field, he.Value, he.Reason)
+		}
+		if len(herrs) == 0 {
+			k.EvictionHard = hard
+		}
+	}
+	return k, errs
+}
+
+// evictionHard reads a signal → threshold map; a file that sets it
+// replaces the defaults, as in the kubelet.
+func evictionHard(v any) (map[string]string, []*FieldError) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, []*FieldError{{Value: v, Reason: "must be a map of signal to threshold"}}
+	}
+	out := map[string]string{}
+	var errs []*FieldError
+	signals := make([]string, 0, len(m))
+	for s := range m {
+		signals = append(signals, s)
+	}
+	sort.Strings(signals)
+	for _, signal := range signals {
+		s, isString := m[signal].(string)
+		if !isString || !validThreshold(s) {
+			errs = append(errs, &FieldError{Field: "." + signal, Value: m[signal], Reason: `must be a quantity such as "100Mi" or a percentage such as "10%"`})
+			continue
+		}
+		out[signal] = s
+	}
+	return out, errs
+}
+
+func validThreshold(s string) bool {
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(p, 64)
+		return err == nil && v > 0 && v <= 100
+	}
+	q, err := resource.ParseQuantity(s)
+	return err == nil && q.Sign() >= 0
+}
+
+// wholeNumber reads a JSON number that is an integer.
+func wholeNumber(v any) (int64, bool) {
+	switch n := v.(type) {
+	case float64:
+		if n != math.Trunc(n) || math.IsInf(n, 0) {
+			return 0, false
+		}
+		return int64(n), true
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}

@@ -1,0 +1,217 @@
+package nodestatus
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/edgegate/edgegate/edgecore/internal/atomicfile"
+)
+
+// Facts are what the node status is built from, measured on the machine.
+type Facts struct {
+	CPUs         int
+	MemTotal     int64 // bytes
+	MemAvailable int64 // bytes
+	// The filesystem pods' ephemeral storage lives on (the kubelet root
+	// directory's; the data partition on a gateway).
+	FSCapacity, FSAvailable int64 // bytes
+	FSInodes, FSInodesFree  uint64
+	PIDMax, PIDs            int64
+
+	KernelVersion string
+	OSImage       string
+	BootID        string
+	MachineID     string
+	SystemUUID    string
+}
+
+// Machine measures the host edgecore runs on.
+type Machine struct {
+	// FSPath is a directory on the filesystem reported as
+	// ephemeral-storage; the nearest existing parent is measured.
+	FSPath string
+	// StateDir keeps a generated machine ID when the host has none
+	// (/etc/machine-id missing, as on a gateway without systemd).
+	StateDir string
+	// Root prefixes /proc, /sys and /etc paths; empty for the real host.
+	Root string
+}
+
+// Facts reads everything at once. Identity fields that cannot be read are
+// left empty rather than failing the whole report; resource figures that
+// cannot be read are errors, since a node with wrong capacity misleads the
+// scheduler.
+func (m Machine) Facts() (Facts, error) {
+	f := Facts{CPUs: runtime.NumCPU()}
+	var err error
+	if f.MemTotal, f.MemAvailable, err = m.memory(); err != nil {
+		return f, err
+	}
+	if err := m.filesystem(&f); err != nil {
+		return f, err
+	}
+	f.PIDMax, f.PIDs = m.pids()
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		f.KernelVersion = unix.ByteSliceToString(uts.Release[:])
+	}
+	f.OSImage = m.osImage()
+	f.BootID = m.firstLine("/proc/sys/kernel/random/boot_id")
+	f.MachineID = m.machineID()
+	f.SystemUUID = m.systemUUID(f.MachineID)
+	return f, nil
+}
+
+func (m Machine) path(p string) string { return filepath.Join(m.Root, p) }
+
+func (m Machine) firstLine(p string) string {
+	data, err := os.ReadFile(m.path(p))
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	return strings.TrimSpace(strings.TrimRight(line, "\x00"))
+}
+
+// memory reads MemTotal and MemAvailable from /proc/meminfo.
+func (m Machine) memory() (total, avail int64, err error) {
+	f, err := os.Open(m.path("/proc/meminfo"))
+	if err != nil {
+		return 0, 0, fmt.Errorf("memory: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch fields[0] {
+		case "MemTotal:":
+			total = kb * 1024
+		case "MemAvailable:":
+			avail = kb * 1024
+		}
+	}
+	if total == 0 {
+		return 0, 0, errors.New("memory: no MemTotal in /proc/meminfo")
+	}
+	return total, avail, sc.Err()
+}
+
+// filesystem measures the filesystem holding FSPath (or its nearest
+// existing parent: the kubelet root may not exist before the first pod).
+func (m Machine) filesystem(f *Facts) error {
+	dir := m.FSPath
+	if dir == "" {
+		dir = "/"
+	}
+	for {
+		var st unix.Statfs_t
+		err := unix.Statfs(dir, &st)
+		if err == nil {
+			bsize := int64(st.Bsize)
+			f.FSCapacity = int64(st.Blocks) * bsize
+			f.FSAvailable = int64(st.Bavail) * bsize
+			f.FSInodes, f.FSInodesFree = st.Files, st.Ffree
+			return nil
+		}
+		parent := filepath.Dir(dir)
+		if !errors.Is(err, unix.ENOENT) || parent == dir {
+			return fmt.Errorf("ephemeral storage: statfs %s: %w", dir, err)
+		}
+		dir = parent
+	}
+}
+
+// pids reads the PID limit and the number of tasks in use (/proc/loadavg
+// field 4 is "running/total").
+func (m Machine) pids() (max, used int64) {
+	max, _ = strconv.ParseInt(m.firstLine("/proc/sys/kernel/pid_max"), 10, 64)
+	fields := strings.Fields(m.firstLine("/proc/loadavg"))
+	if len(fields) >= 4 {
+		if _, total, ok := strings.Cut(fields[3], "/"); ok {
+			used, _ = strconv.ParseInt(total, 10, 64)
+		}
+	}
+	return max, used
+}
+
+// osImage is PRETTY_NAME of os-release, as the kubelet reports it.
+func (m Machine) osImage() string {
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		data, err := os.ReadFile(m.path(p))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+				return strings.Trim(v, `"'`)
+			}
+		}
+	}
+	return ""
+}
+
+// machineID is the host's /etc/machine-id, or one edgecore generated once
+// and keeps in StateDir: a node must keep its identity across reboots.
+func (m Machine) machineID() string {
+	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+		if id := m.firstLine(p); id != "" {
+			return id
+		}
+	}
+	if m.StateDir == "" {
+		return ""
+	}
+	file := filepath.Join(m.StateDir, "machine-id")
+	if data, err := os.ReadFile(file); err == nil {
+		if id := strings.TrimSpace(string(data)); len(id) == 32 {
+			return id
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return ""
+	}
+	id := hex.EncodeToString(b[:])
+	if err := atomicfile.Write(file, []byte(id+"\n"), 0o644); err != nil {
+		return ""
+	}
+	return id
+}
+
+// systemUUID is the firmware's UUID where there is one (DMI on x86 and
+// UEFI arm64), the board serial on a Raspberry Pi's device tree, else the
+// machine ID in UUID form, so the field is never empty.
+func (m Machine) systemUUID(machineID string) string {
+	if id := m.firstLine("/sys/class/dmi/id/product_uuid"); id != "" {
+		return id
+	}
+	if id := m.firstLine("/proc/device-tree/serial-number"); id != "" {
+		return id
+	}
+	if len(machineID) == 32 {
+		return machineID[0:8] + "-" + machineID[8:12] + "-" + machineID[12:16] + "-" + machineID[16:20] + "-" + machineID[20:32]
+	}
+	return ""
+}

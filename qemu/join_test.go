@@ -73,6 +73,7 @@ func TestJoinFromREADME(t *testing.T) {
 	node := waitNode(t, k, "Ready", ready)
 	info := node.Status.NodeInfo
 	if info.OSImage != "edgegate test" || !strings.HasSuffix(info.KernelVersion, "-arm64") || info.Architecture != "arm64" ||
+		info.ContainerRuntimeVersion != "containerd://2.4.2" ||
 		info.BootID == "" || info.MachineID == "" || info.SystemUUID == "" {
 		t.Errorf("nodeInfo %+v", info)
 	}

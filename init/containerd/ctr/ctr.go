@@ -15,6 +15,7 @@ import (
 
 	client "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/platforms"
 
 	"github.com/edgegate/edgegate/init/containerd"
@@ -108,6 +109,12 @@ func (t Tool) waitHealthy(ctx context.Context, secs string) error {
 // what was read). So every imported image is checked for completeness and
 // unpacked, and on any failure the names this import touched are put back
 // as they were: a bad archive changes nothing.
+//
+// The whole import runs under a lease that also holds the content of every
+// image named before it: while an import has repointed a name at what it
+// read, the previous content is referenced by nothing else, and
+// containerd's garbage collector (which an image update triggers) would
+// delete it before restore could point the name back.
 func (t Tool) importFile(ctx context.Context, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -119,8 +126,16 @@ func (t Tool) importFile(ctx context.Context, path string) error {
 		return err
 	}
 	defer c.Close()
+	ctx, done, err := c.WithLease(ctx, leases.WithRandomID(), leases.WithExpiration(time.Hour))
+	if err != nil {
+		return fmt.Errorf("import %s: lease: %w", path, err)
+	}
+	defer done(context.WithoutCancel(ctx))
 	before, err := c.ImageService().List(ctx)
 	if err != nil {
+		return fmt.Errorf("import %s: %w", path, err)
+	}
+	if err := holdContent(ctx, c, before); err != nil {
 		return fmt.Errorf("import %s: %w", path, err)
 	}
 	imgs, err := c.Import(ctx, f, client.WithImportPlatform(platforms.Default()))
@@ -136,6 +151,22 @@ func (t Tool) importFile(ctx context.Context, path string) error {
 	}
 	for _, im := range imgs {
 		fmt.Fprintf(t.Out, "imported %s %s\n", im.Name, im.Target.Digest)
+	}
+	return nil
+}
+
+// holdContent adds the root content of imgs to the context's lease; what
+// they reference stays with them.
+func holdContent(ctx context.Context, c *client.Client, imgs []images.Image) error {
+	id, ok := leases.FromContext(ctx)
+	if !ok {
+		return errors.New("no lease in context")
+	}
+	for _, im := range imgs {
+		res := leases.Resource{ID: im.Target.Digest.String(), Type: "content"}
+		if err := c.LeasesService().AddResource(ctx, leases.Lease{ID: id}, res); err != nil {
+			return fmt.Errorf("hold %s: %w", im.Name, err)
+		}
 	}
 	return nil
 }

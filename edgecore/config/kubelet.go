@@ -114,7 +114,9 @@ func (e *Edged) kubelet() (Kubelet, []error) {
 }
 
 // evictionHard reads a signal → threshold map; a file that sets it
-// replaces the defaults, as in the kubelet.
+// replaces this map's defaults, as in the kubelet. (edgecore's node status
+// still judges pressure for a signal the map leaves out by its default
+// threshold: a gateway is better told it is running out.)
 func evictionHard(v any) (map[string]string, []*FieldError) {
 	m, ok := v.(map[string]any)
 	if !ok {

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -92,23 +91,6 @@ const (
 	offlineRetry = 500 * time.Millisecond
 )
 
-// Stats count what the reporter sent and what came of it.
-type Stats struct {
-	Registrations   int       `json:"registrations"`
-	StatusPatches   int       `json:"statusPatches"`
-	StatusSkipped   int       `json:"statusSkipped"` // unchanged, report not yet due
-	LeaseRenewals   int       `json:"leaseRenewals"`
-	Refusals        int       `json:"refusals"` // requests the cloud refused
-	LastError       string    `json:"lastError,omitempty"`
-	LastReport      time.Time `json:"lastReport"`
-	Registered      bool      `json:"registered"`
-	NodeUID         string    `json:"nodeUID,omitempty"`
-	LeaseRV         string    `json:"leaseResourceVersion,omitempty"`
-	NodeStatusRV    string    `json:"nodeResourceVersion,omitempty"`
-	KubeletVersion  string    `json:"kubeletVersion"`
-	KubeEdgeRelease string    `json:"kubeEdgeRelease"`
-}
-
 // Reporter is the "nodestatus" module.
 type Reporter struct {
 	cfg     Config
@@ -125,9 +107,6 @@ type Reporter struct {
 	// patches are computed against. nil until registered.
 	node       *v1.Node
 	lastReport time.Time
-
-	mu    sync.Mutex
-	stats Stats
 }
 
 // New returns the module.
@@ -145,7 +124,6 @@ func New(cfg Config, b Bus) *Reporter {
 		},
 		lease: &leaseKeeper{client: c, node: cfg.NodeName, duration: cfg.LeaseDuration},
 		now:   time.Now,
-		stats: Stats{KubeletVersion: KubeletVersion, KubeEdgeRelease: KubeEdgeRelease},
 	}
 }
 
@@ -155,19 +133,6 @@ func (r *Reporter) Group() string { return model.NodeStatusGroup }
 func (r *Reporter) Enable() bool  { return r.cfg.Enable }
 func (r *Reporter) RestartPolicy() *core.RestartPolicy {
 	return &core.RestartPolicy{Type: core.RestartOnFailure}
-}
-
-// Stats returns a copy of the counters.
-func (r *Reporter) Stats() Stats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stats
-}
-
-func (r *Reporter) record(f func(*Stats)) {
-	r.mu.Lock()
-	f(&r.stats)
-	r.mu.Unlock()
 }
 
 // Start registers the node, then updates its status every UpdateFrequency
@@ -253,10 +218,9 @@ func (r *Reporter) tryRegister() error {
 	err = r.client.do(resource, model.InsertOperation, r.builder.Node(facts, r.now()), created)
 	switch {
 	case err == nil && created.Name != "":
-		r.registered(created, "registered")
-		// The node was created with its full status: the next report is
-		// due when something changes or the report frequency passes.
-		r.lastReport = r.now()
+		// Created with its full status: the next report is due when
+		// something changes or the report frequency passes.
+		r.registered(created, "registered", r.now())
 		return nil
 	case err == nil:
 		return fmt.Errorf("create node %s: the cloud answered without the node", r.cfg.NodeName)
@@ -270,19 +234,16 @@ func (r *Reporter) tryRegister() error {
 	if existing.Name == "" {
 		return fmt.Errorf("node %s exists, but the cloud answered the get without it", r.cfg.NodeName)
 	}
-	r.registered(existing, "already registered in the cloud; taking it over")
+	// The cloud's copy is stale: report at once, as the kubelet does
+	// after registering.
+	r.registered(existing, "already registered in the cloud; taking it over", time.Time{})
 	return nil
 }
 
-func (r *Reporter) registered(n *v1.Node, how string) {
-	r.node = n
-	r.lastReport = time.Time{} // report at once, as the kubelet after registering
-	r.record(func(s *Stats) {
-		s.Registrations++
-		s.Registered = true
-		s.NodeUID = string(n.UID)
-		s.NodeStatusRV = n.ResourceVersion
-	})
+// registered takes n as the node the cloud holds, last reported at
+// reported.
+func (r *Reporter) registered(n *v1.Node, how string, reported time.Time) {
+	r.node, r.lastReport = n, reported
 	klog.Infof("nodestatus: node %s %s (uid %s)", n.Name, how, n.UID)
 }
 
@@ -304,7 +265,6 @@ func (r *Reporter) updateStatus() {
 	}
 	updated.Status = mergeStatus(r.node.Status, r.builder.Status(facts, &r.node.Status, now))
 	if !statusChanged(r.node, updated) && now.Sub(r.lastReport) < r.cfg.ReportFrequency {
-		r.record(func(s *Stats) { s.StatusSkipped++ })
 		return
 	}
 	patch, err := statusPatch(r.node, updated)
@@ -319,7 +279,6 @@ func (r *Reporter) updateStatus() {
 		// The node was deleted in the cloud: register it again.
 		klog.Warningf("nodestatus: node %s no longer exists in the cloud; registering it again", r.cfg.NodeName)
 		r.node = nil
-		r.record(func(s *Stats) { s.Registered = false })
 		return
 	}
 	if err != nil {
@@ -330,24 +289,12 @@ func (r *Reporter) updateStatus() {
 		r.node = patched
 	}
 	r.lastReport = now
-	r.record(func(s *Stats) {
-		s.StatusPatches++
-		s.LastReport = now
-		s.NodeStatusRV = patched.ResourceVersion
-	})
 }
 
 func (r *Reporter) renewLease() {
 	if err := r.lease.renew(r.node, r.now()); err != nil {
 		r.report("node lease", err)
-		return
 	}
-	r.record(func(s *Stats) {
-		s.LeaseRenewals++
-		if r.lease.latest != nil {
-			s.LeaseRV = r.lease.latest.ResourceVersion
-		}
-	})
 }
 
 // report logs a failure: at the default level when the cloud refused or
@@ -356,12 +303,6 @@ func (r *Reporter) renewLease() {
 func (r *Reporter) report(what string, err error) {
 	var status apierrors.APIStatus
 	refused := errors.As(err, &status)
-	r.record(func(s *Stats) {
-		s.LastError = fmt.Sprintf("%s: %v", what, err)
-		if refused {
-			s.Refusals++
-		}
-	})
 	switch {
 	case IsLocal(err):
 		klog.V(2).Infof("nodestatus: %s: %v (will retry)", what, err)

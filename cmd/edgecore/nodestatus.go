@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
@@ -14,7 +13,7 @@ import (
 // nodeStatusConfig takes what KubeEdge's edged uses for node registration,
 // status and lease from modules.edged. The reporter runs whenever there is
 // a cloud to report to (edgeHub enabled).
-func nodeStatusConfig(cfg *config.EdgeCoreConfig) (nodestatus.Config, error) {
+func nodeStatusConfig(cfg *config.EdgeCoreConfig) nodestatus.Config {
 	m := cfg.Modules
 	out := nodestatus.Config{
 		Enable:   m.EdgeHub != nil && m.EdgeHub.Enable,
@@ -26,7 +25,7 @@ func nodeStatusConfig(cfg *config.EdgeCoreConfig) (nodestatus.Config, error) {
 	}
 	e := m.Edged
 	if e == nil {
-		return out, nil
+		return out
 	}
 	k := e.Kubelet()
 	out.Runtime = runtimeVersion(k.ContainerRuntimeEndpoint)
@@ -41,11 +40,7 @@ func nodeStatusConfig(cfg *config.EdgeCoreConfig) (nodestatus.Config, error) {
 	out.ReportFrequency = k.NodeStatusReportFrequency
 	out.LeaseDuration = k.NodeLeaseDuration
 	eviction := nodestatus.DefaultEviction()
-	for signal, value := range k.EvictionHard {
-		t, err := nodestatus.ParseThreshold(value)
-		if err != nil {
-			return out, fmt.Errorf("modules.edged.tailoredKubeletConfig.evictionHard.%s: %w", signal, err)
-		}
+	for signal, t := range k.EvictionHard {
 		switch signal {
 		case "memory.available":
 			eviction.MemoryAvailable = t
@@ -61,7 +56,7 @@ func nodeStatusConfig(cfg *config.EdgeCoreConfig) (nodestatus.Config, error) {
 		eviction.PressureTransition = k.EvictionPressureTransitionPeriod
 	}
 	out.Eviction = &eviction
-	return out, nil
+	return out
 }
 
 // runtimeVersion reports containerd's version, asking the daemon until it

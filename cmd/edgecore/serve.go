@@ -141,11 +141,7 @@ func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, token
 		return nil, fmt.Errorf("metamanager: %w", err)
 	}
 	c.Register(mm)
-	nsCfg, err := nodeStatusConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	c.Register(nodestatus.New(nsCfg, c.Bus()))
+	c.Register(nodestatus.New(nodeStatusConfig(cfg), c.Bus()))
 
 	c.Register(unimplemented(model.ServiceBusModuleName, model.BusGroup, m.ServiceBus != nil && m.ServiceBus.Enable))
 	if len(c.Enabled()) == 0 {

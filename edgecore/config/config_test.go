@@ -162,3 +162,35 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Thresholds parse as the kubelet reads them and print as they read back.
+func TestParseThreshold(t *testing.T) {
+	tests := []struct {
+		in      string
+		of1000  int64
+		wantErr bool
+	}{
+		{"100Mi", 100 << 20, false},
+		{"10%", 100, false},
+		{"0.5%", 5, false},
+		{"1G", 1e9, false},
+		{"0%", 0, true},
+		{"101%", 0, true},
+		{"ten", 0, true},
+		{"%", 0, true},
+		{"-1Mi", 0, true},
+	}
+	for _, tt := range tests {
+		th, err := ParseThreshold(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%q: err %v", tt.in, err)
+			continue
+		}
+		if err == nil && th.Of(1000) != tt.of1000 {
+			t.Errorf("%q of 1000 = %d, want %d", tt.in, th.Of(1000), tt.of1000)
+		}
+		if back, perr := ParseThreshold(th.String()); err == nil && (perr != nil || back != th) {
+			t.Errorf("%q prints as %q, which reads back as %+v (%v)", tt.in, th.String(), back, perr)
+		}
+	}
+}

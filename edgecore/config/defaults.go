@@ -131,7 +131,7 @@ func defaultKubeletConfig() map[string]any {
 	k := defaultKubelet()
 	hard := map[string]any{}
 	for s, t := range k.EvictionHard {
-		hard[s] = t
+		hard[s] = t.String()
 	}
 	return map[string]any{
 		"readOnlyPort":                     10350,

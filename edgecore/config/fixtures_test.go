@@ -53,7 +53,7 @@ func checkUpstreamFile(t *testing.T, cfg *EdgeCoreConfig, rel, file string) {
 	k := e.Kubelet()
 	if e.PodSandboxImage != "kubeedge/pause:3.6" || e.RootDirectory != "/var/lib/kubelet" || e.RegisterNodeNamespace != "default" ||
 		k.MaxPods != 110 || k.NodeStatusUpdateFrequency != 10*time.Second || k.NodeStatusReportFrequency != 5*time.Minute ||
-		k.NodeLeaseDuration != 40*time.Second || k.EvictionHard["memory.available"] != "100Mi" ||
+		k.NodeLeaseDuration != 40*time.Second || k.EvictionHard["memory.available"] != (Threshold{Quantity: 100 << 20}) ||
 		k.ContainerRuntimeEndpoint != "unix:///run/containerd/containerd.sock" {
 		t.Errorf("edged: %+v, kubelet %+v", e.TailoredKubeletFlag, k)
 	}

@@ -4,11 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Kubelet is what edgegate reads from modules.edged.tailoredKubeletConfig,
@@ -20,8 +17,8 @@ type Kubelet struct {
 	NodeLeaseDuration                time.Duration // nodeLeaseDurationSeconds
 	EvictionPressureTransitionPeriod time.Duration
 	// EvictionHard maps a signal (memory.available, nodefs.available,
-	// nodefs.inodesFree, pid.available, …) to "100Mi" or "10%".
-	EvictionHard             map[string]string
+	// nodefs.inodesFree, pid.available, …) to its threshold.
+	EvictionHard             map[string]Threshold
 	ContainerRuntimeEndpoint string
 }
 
@@ -33,12 +30,12 @@ func defaultKubelet() Kubelet {
 		NodeStatusReportFrequency:        5 * time.Minute,
 		NodeLeaseDuration:                40 * time.Second,
 		EvictionPressureTransitionPeriod: 5 * time.Minute,
-		EvictionHard: map[string]string{
-			"memory.available":   "100Mi",
-			"nodefs.available":   "10%",
-			"nodefs.inodesFree":  "5%",
-			"imagefs.available":  "15%",
-			"imagefs.inodesFree": "5%",
+		EvictionHard: map[string]Threshold{
+			"memory.available":   {Quantity: 100 << 20},
+			"nodefs.available":   {Percent: 10},
+			"nodefs.inodesFree":  {Percent: 5},
+			"imagefs.available":  {Percent: 15},
+			"imagefs.inodesFree": {Percent: 5},
 		},
 		ContainerRuntimeEndpoint: "unix:///run/containerd/containerd.sock",
 	}
@@ -117,12 +114,12 @@ func (e *Edged) kubelet() (Kubelet, []error) {
 // replaces this map's defaults, as in the kubelet. (edgecore's node status
 // still judges pressure for a signal the map leaves out by its default
 // threshold: a gateway is better told it is running out.)
-func evictionHard(v any) (map[string]string, []*FieldError) {
+func evictionHard(v any) (map[string]Threshold, []*FieldError) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, []*FieldError{{Value: v, Reason: "must be a map of signal to threshold"}}
 	}
-	out := map[string]string{}
+	out := map[string]Threshold{}
 	var errs []*FieldError
 	signals := make([]string, 0, len(m))
 	for s := range m {
@@ -131,22 +128,14 @@ func evictionHard(v any) (map[string]string, []*FieldError) {
 	sort.Strings(signals)
 	for _, signal := range signals {
 		s, isString := m[signal].(string)
-		if !isString || !validThreshold(s) {
+		t, err := ParseThreshold(s)
+		if !isString || err != nil {
 			errs = append(errs, &FieldError{Field: "." + signal, Value: m[signal], Reason: `must be a quantity such as "100Mi" or a percentage such as "10%"`})
 			continue
 		}
-		out[signal] = s
+		out[signal] = t
 	}
 	return out, errs
-}
-
-func validThreshold(s string) bool {
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		v, err := strconv.ParseFloat(p, 64)
-		return err == nil && v > 0 && v <= 100
-	}
-	q, err := resource.ParseQuantity(s)
-	return err == nil && q.Sign() >= 0
 }
 
 // wholeNumber reads a JSON number that is an integer.

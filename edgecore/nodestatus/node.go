@@ -1,16 +1,15 @@
 package nodestatus
 
 import (
-	"fmt"
 	"net"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/edgegate/edgegate/edgecore/config"
 )
 
 // KubeEdge release edgecore speaks to, and the kubelet version string that
@@ -34,44 +33,13 @@ type Readiness func() (ready bool, message string)
 // AlwaysReady is the readiness of a node with nothing to check.
 func AlwaysReady() (bool, string) { return true, "" }
 
-// Threshold is one eviction threshold (evictionHard): an absolute quantity
-// or a fraction of capacity.
-type Threshold struct {
-	Quantity int64   // bytes or count; used when Percent is 0
-	Percent  float64 // 0 < Percent <= 100
-}
-
-// Of returns the threshold's value for capacity.
-func (t Threshold) Of(capacity int64) int64 {
-	if t.Percent > 0 {
-		return int64(float64(capacity) * t.Percent / 100)
-	}
-	return t.Quantity
-}
-
-// ParseThreshold reads "100Mi" or "10%".
-func ParseThreshold(s string) (Threshold, error) {
-	if p, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
-		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v <= 0 || v > 100 {
-			return Threshold{}, fmt.Errorf("threshold %q: want a percentage in (0, 100]", s)
-		}
-		return Threshold{Percent: v}, nil
-	}
-	q, err := resource.ParseQuantity(s)
-	if err != nil {
-		return Threshold{}, fmt.Errorf("threshold %q: %w", s, err)
-	}
-	return Threshold{Quantity: q.Value()}, nil
-}
-
 // Eviction holds the hard eviction thresholds pressure is judged by. A zero
 // threshold means none.
 type Eviction struct {
-	MemoryAvailable    Threshold // memory.available
-	NodeFSAvailable    Threshold // nodefs.available
-	NodeFSInodesFree   Threshold // nodefs.inodesFree
-	PIDAvailable       Threshold // pid.available
+	MemoryAvailable    config.Threshold // memory.available
+	NodeFSAvailable    config.Threshold // nodefs.available
+	NodeFSInodesFree   config.Threshold // nodefs.inodesFree
+	PIDAvailable       config.Threshold // pid.available
 	PressureTransition time.Duration
 }
 
@@ -81,10 +49,10 @@ type Eviction struct {
 // where the kubelet leaves it unset.
 func DefaultEviction() Eviction {
 	return Eviction{
-		MemoryAvailable:    Threshold{Quantity: 100 << 20},
-		NodeFSAvailable:    Threshold{Percent: 10},
-		NodeFSInodesFree:   Threshold{Percent: 5},
-		PIDAvailable:       Threshold{Percent: 5},
+		MemoryAvailable:    config.Threshold{Quantity: 100 << 20},
+		NodeFSAvailable:    config.Threshold{Percent: 10},
+		NodeFSInodesFree:   config.Threshold{Percent: 5},
+		PIDAvailable:       config.Threshold{Percent: 5},
 		PressureTransition: 5 * time.Minute,
 	}
 }

@@ -12,33 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-func TestParseThreshold(t *testing.T) {
-	tests := []struct {
-		in      string
-		of1000  int64
-		wantErr bool
-	}{
-		{"100Mi", 100 << 20, false},
-		{"10%", 100, false},
-		{"0.5%", 5, false},
-		{"1G", 1e9, false},
-		{"0%", 0, true},
-		{"101%", 0, true},
-		{"ten", 0, true},
-		{"%", 0, true},
-	}
-	for _, tt := range tests {
-		th, err := ParseThreshold(tt.in)
-		if (err != nil) != tt.wantErr {
-			t.Errorf("%q: err %v", tt.in, err)
-			continue
-		}
-		if err == nil && th.Of(1000) != tt.of1000 {
-			t.Errorf("%q of 1000 = %d, want %d", tt.in, th.Of(1000), tt.of1000)
-		}
-	}
-}
-
 func healthyFacts() Facts {
 	return Facts{
 		CPUs: 4, MemTotal: 1 << 30, MemAvailable: 600 << 20,

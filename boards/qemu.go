@@ -57,8 +57,9 @@ var watchdogModules = []Module{
 // containerModules are what containerd and its containers need from the
 // kernel: overlay for the snapshotter (loaded before containerd starts: the
 // snapshotter checks for it when it initialises), bridge and veth for the
-// CNI bridge, and nftables NAT and conntrack matching so containers reach
-// what the gateway reaches and nothing reaches them unasked.
+// CNI bridge, nftables NAT and conntrack matching so containers reach
+// what the gateway reaches and nothing reaches them unasked, and DNAT with
+// local-address matching for the pods' host ports.
 // Real boards on the same Debian kernels need the same list.
 var containerModules = []Module{
 	{Name: "overlay"},
@@ -68,6 +69,8 @@ var containerModules = []Module{
 	{Name: "nft_chain_nat"},
 	{Name: "nft_masq"},
 	{Name: "nft_ct"},
+	{Name: "nft_nat"},
+	{Name: "nft_fib_ipv4"},
 }
 
 func modules(lists ...[]Module) []Module {

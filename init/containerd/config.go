@@ -48,9 +48,10 @@ func ConfigTOML(s Settings) []byte {
 }
 
 // CNIConfList is the container network: a bridge that is the containers'
-// gateway, addresses from host-local, loopback inside each container, and
-// portmap for published ports. NAT to the uplink is not the bridge plugin's
-// (its ipMasq needs the iptables program): Masquerade installs it once.
+// gateway, addresses from host-local and loopback inside each container.
+// NAT to the uplink is not the bridge plugin's (its ipMasq needs the
+// iptables program): Masquerade installs it once. Published host ports are
+// edged's, in nftables over netlink, for the same reason: no portmap.
 func CNIConfList(s Settings) ([]byte, error) {
 	list := map[string]any{
 		"cniVersion": "1.0.0",
@@ -68,7 +69,6 @@ func CNIConfList(s Settings) ([]byte, error) {
 					"dataDir": s.State + "/cni-ipam",
 				},
 			},
-			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "backend": "nftables"},
 		},
 	}
 	return json.MarshalIndent(list, "", "  ")

@@ -46,7 +46,7 @@ func TestCNIConfList(t *testing.T) {
 	for _, p := range list.Plugins {
 		types = append(types, p.Network.Type)
 	}
-	if list.Name != NetworkName || strings.Join(types, ",") != "bridge,portmap" {
+	if list.Name != NetworkName || strings.Join(types, ",") != "bridge" {
 		t.Errorf("network %q with plugins %v", list.Name, types)
 	}
 	if !strings.Contains(string(list.Plugins[0].Bytes), `"subnet":"10.88.0.0/16"`) {

@@ -14,7 +14,7 @@ import (
 const natTable = "edgegate-containers"
 
 // ipsDstNAT is the conntrack status bit of a destination-NATed connection
-// (IPS_DST_NAT): a port published by the portmap plugin.
+// (IPS_DST_NAT): a host port edged published for a pod.
 const ipsDstNAT = 1 << 5
 
 // Masquerade installs NAT for traffic from subnet leaving through any

@@ -17,7 +17,9 @@ import (
 // at s.Jail: that root is a real mount with a parent, pivot_root works,
 // and containers get the full isolation. The top of the bind is made
 // read-only, like the slot's read-only root DESIGN.md describes; /var,
-// /run, /tmp and the kernel filesystems stay as they are. The daemon's
+// /run, /tmp and the kernel filesystems stay as they are. Mounts the init's
+// namespace makes later under a shared mount point (the network namespaces
+// edgecore creates for pods) propagate into the jail one way. The daemon's
 // socket and state are on the same filesystems as outside, so clients in
 // the init's namespace see them at the same paths.
 
@@ -28,9 +30,11 @@ func enterJail(jail string) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
 		return fmt.Errorf("mount namespace: %w", err)
 	}
-	// Mounts made in this namespace must not leak back into the init's.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make / private: %w", err)
+	// Mounts made in this namespace must not leak back into the init's;
+	// mounts under the init's shared points (the pods' network namespaces
+	// in Settings.NetNSDir) must still reach the daemon: slave, not private.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make / a slave: %w", err)
 	}
 	if err := os.MkdirAll(jail, 0o755); err != nil {
 		return fmt.Errorf("jail %s: %w", jail, err)

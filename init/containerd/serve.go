@@ -41,7 +41,7 @@ func Prepare(s Settings) error {
 	if os.Geteuid() != 0 {
 		return errNotRoot
 	}
-	for _, d := range []string{s.Root, s.State, s.CNIConfDir} {
+	for _, d := range []string{s.Root, s.State, s.CNIConfDir, s.NetNSDir} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return fmt.Errorf("mkdir %s: %w", d, err)
 		}
@@ -62,6 +62,9 @@ func Prepare(s Settings) error {
 		return err
 	}
 	if err := mountCgroup2(); err != nil {
+		return err
+	}
+	if err := sharedMountPoint(s.NetNSDir); err != nil {
 		return err
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644); err != nil {
@@ -103,6 +106,38 @@ func mountCgroup2() error {
 		return fmt.Errorf("mount cgroup2 on %s: %w", dir, err)
 	}
 	return nil
+}
+
+// sharedMountPoint makes dir a mount point of its own with shared
+// propagation (what "ip netns" does for /run/netns), so that the network
+// namespaces bind-mounted in it later appear in the daemon's jail too. A
+// restart of the daemon finds it done already and leaves it.
+func sharedMountPoint(dir string) error {
+	if !isMountPoint(dir) {
+		if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s on itself: %w", dir, err)
+		}
+	}
+	if err := unix.Mount("", dir, "", unix.MS_SHARED, ""); err != nil {
+		return fmt.Errorf("make %s shared: %w", dir, err)
+	}
+	return nil
+}
+
+// isMountPoint reports whether dir is the root of a mount: its device
+// differs from its parent's, or /proc/self/mountinfo lists it (a bind of a
+// directory onto itself keeps the device).
+func isMountPoint(dir string) bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // execDaemon enters the jail and replaces this process with the daemon.

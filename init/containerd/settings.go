@@ -27,6 +27,10 @@ type Settings struct {
 	Subnet string
 	// Jail is where the daemon's read-only view of the root is mounted.
 	Jail string
+	// NetNSDir holds the pods' network namespaces, bind-mounted there by
+	// edgecore after containerd started: a shared mount, so that they
+	// propagate into the daemon's jail where runc joins them.
+	NetNSDir string
 }
 
 // Default is the layout edgegate images use.
@@ -41,6 +45,7 @@ func Default() Settings {
 		Bridge:     "edge0",
 		Subnet:     "10.88.0.0/16",
 		Jail:       "/run/edgegate/containerd-root",
+		NetNSDir:   "/run/netns",
 	}
 }
 
@@ -50,5 +55,8 @@ func (s Settings) ConfigPath() string { return filepath.Join(s.State, "config.to
 // NetworkName is the CNI network containers join.
 const NetworkName = "edgegate"
 
-// Namespace is the containerd namespace edgegate's containers live in.
-const Namespace = "edgegate"
+// Namespace is the containerd namespace of every container on the gateway:
+// pods (edged) and edgegate-ctr alike, so an image imported by hand on an
+// air-gapped gateway is there for pods. It is the one operators look in
+// ("ctr -n k8s.io"); no CRI plugin runs, so nothing else manages it.
+const Namespace = "k8s.io"

@@ -117,8 +117,11 @@ func TestRunsAndStopsOnSignal(t *testing.T) {
 		sig  syscall.Signal
 		edit func(*config.EdgeCoreConfig)
 	}{
-		{name: "metamanager only, SIGTERM", sig: syscall.SIGTERM},
+		{name: "metamanager only, SIGTERM", sig: syscall.SIGTERM, edit: func(c *config.EdgeCoreConfig) {
+			c.Modules.Edged.Enable = false
+		}},
 		{name: "edgehub offline too, SIGINT", sig: syscall.SIGINT, edit: func(c *config.EdgeCoreConfig) {
+			c.Modules.Edged.Enable = false
 			c.Modules.EdgeHub.Enable = true
 			c.Modules.EdgeHub.WebSocket.Server = "127.0.0.1:1"
 			c.Modules.EdgeHub.HTTPServer = "https://127.0.0.1:1"
@@ -128,8 +131,9 @@ func TestRunsAndStopsOnSignal(t *testing.T) {
 			c.Modules.EdgeHub.TLSCertFile = filepath.Join(dir, "server.crt")
 			c.Modules.EdgeHub.TLSPrivateKeyFile = filepath.Join(dir, "server.key")
 		}},
-		{name: "enabled edged records desired state only, SIGHUP", sig: syscall.SIGHUP, edit: func(c *config.EdgeCoreConfig) {
+		{name: "edged without a container runtime, SIGHUP", sig: syscall.SIGHUP, edit: func(c *config.EdgeCoreConfig) {
 			c.Modules.Edged.Enable = true
+			c.Modules.Edged.TailoredKubeletConfig["containerRuntimeEndpoint"] = "unix://" + filepath.Join(filepath.Dir(c.Database.DataSource), "no-containerd.sock")
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,8 +151,8 @@ func TestRunsAndStopsOnSignal(t *testing.T) {
 				}
 			}
 			if strings.Contains(tt.name, "edged") {
-				waitLine(t, sc, "edged: desired state only: pods are recorded as metamanager forwards them; this release runs no containers")
-			} else if !strings.Contains(log, "module edged: disabled (modules.edged.enable: false); it would record desired pods only, this release runs no containers") {
+				waitLine(t, sc, "edged: not ready: container runtime is down")
+			} else if !strings.Contains(log, "module edged: disabled (modules.edged.enable: false): pods bound to this node are not run") {
 				t.Errorf("no disabled notice for edged in:\n%s", log)
 			}
 			if err := cmd.Process.Signal(tt.sig); err != nil {

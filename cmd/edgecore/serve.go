@@ -120,7 +120,11 @@ func runCore(c *core.Core, db *dbm.DB) error {
 func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, tokenUsed func() error) (*edged.Module, error) {
 	m := cfg.Modules
 	c.Register(unimplemented(model.TwinModuleName, model.TwinGroup, m.DeviceTwin != nil && m.DeviceTwin.Enable))
-	ed := edged.New(edged.Config{Enable: m.Edged != nil && m.Edged.Enable}, c.Bus())
+	store, err := metamanager.NewStore(db)
+	if err != nil {
+		return nil, fmt.Errorf("metamanager store: %w", err)
+	}
+	ed := edged.New(edgedConfig(cfg, metamanager.NewClient(store, c.Bus(), model.EdgedModuleName, 10*time.Second)), c.Bus())
 	c.Register(ed)
 
 	hubCfg, err := edgehub.FromConfig(cfg)
@@ -141,7 +145,11 @@ func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, token
 		return nil, fmt.Errorf("metamanager: %w", err)
 	}
 	c.Register(mm)
-	c.Register(nodestatus.New(nodeStatusConfig(cfg), c.Bus()))
+	ns := nodeStatusConfig(cfg)
+	if ed.Enable() {
+		ns.Readiness = ed.Readiness
+	}
+	c.Register(nodestatus.New(ns, c.Bus()))
 
 	c.Register(unimplemented(model.ServiceBusModuleName, model.BusGroup, m.ServiceBus != nil && m.ServiceBus.Enable))
 	if len(c.Enabled()) == 0 {

@@ -32,7 +32,7 @@ func NewDefault() *EdgeCoreConfig {
 		Database:   &DataBase{DriverName: DefaultDriverName, AliasName: DefaultAliasName, DataSource: DefaultDataSource},
 		Modules: &Modules{
 			Edged: &Edged{
-				Enable:                false,
+				Enable:                true,
 				RegisterNodeNamespace: DefaultRegisterNamespace,
 				TailoredKubeletFlag: TailoredKubeletFlag{
 					HostnameOverride: Hostname(),
@@ -96,7 +96,7 @@ func NewMin() *EdgeCoreConfig {
 		Database:   &DataBase{DataSource: DefaultDataSource},
 		Modules: &Modules{
 			Edged: &Edged{
-				Enable:                false,
+				Enable:                true,
 				RegisterNodeNamespace: DefaultRegisterNamespace,
 				TailoredKubeletFlag:   TailoredKubeletFlag{HostnameOverride: Hostname()},
 			},

@@ -1,39 +1,137 @@
-// Package edged is edgecore's edged module as far as this release goes: it
-// keeps the desired pod set that metamanager forwards (what the cloud bound
-// to this node, after it was persisted) and reports it for inspection. It
-// does not run containers, report pod status or send podpatch; the pod
-// runtime comes with a later release, and until then the module says so at
-// start.
+// Package edged is edgecore's edged module: a lean kubelet on the gateway's
+// containerd. It runs the pods the cloud binds to the node (as metamanager
+// forwards and stores them), one network namespace per pod on the CNI
+// bridge, no pause container; it reports their status to the cloud with the
+// kubelet's status patches and confirms deletions as the kubelet does. The
+// pods in the store run again after a restart with the cloud away, and
+// containers that outlived edgecore are adopted, not restarted.
 package edged
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
 
 	"github.com/edgegate/edgegate/edgecore/bus"
+	"github.com/edgegate/edgegate/edgecore/containerd"
 	"github.com/edgegate/edgegate/edgecore/core"
+	"github.com/edgegate/edgegate/edgecore/edged/containerlog"
+	"github.com/edgegate/edgegate/edgecore/edged/podnet"
+	"github.com/edgegate/edgegate/edgecore/edged/volume"
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
-// Note is what the module reports about itself, so that nobody reading its
-// status takes the pod list for running pods.
-const Note = "desired state only: pods are recorded as metamanager forwards them; this release runs no containers and reports no pod status"
+// Config is the module's part of the EdgeCore configuration.
+type Config struct {
+	Enable   bool
+	NodeName string
+	NodeIP   string // the node's InternalIP; empty: the first global IPv4
+	// ListTimeout bounds the start-up query for the stored pods (10 s).
+	ListTimeout time.Duration
+	// RequestTimeout bounds a status patch or deletion sent to the cloud.
+	RequestTimeout time.Duration
+	Runtime        containerd.Settings
+	Network        podnet.Config
+	// PodsDir holds each pod's volumes and files (kubelet's
+	// /var/lib/kubelet/pods), LogsDir the container logs (/var/log/pods):
+	// both on the data partition.
+	PodsDir string
+	LogsDir string
+	Logs    containerlog.Limits
+	// Resync is how often a pod is looked at without a reason (10 s).
+	Resync time.Duration
+	// ImageGCHigh and ImageGCLow are the data partition's use, in
+	// percent, above which unused images are removed until it is below
+	// the low mark (kubelet's imageGCHigh/LowThresholdPercent: 85/80).
+	ImageGCHigh, ImageGCLow int
+	// Objects reads configmaps and secrets: the local store first, then
+	// the cloud (metamanager's client).
+	Objects Objects
+}
 
-// Pod is one desired pod as last received.
-type Pod struct {
-	Namespace       string          `json:"namespace"`
-	Name            string          `json:"name"`
-	UID             string          `json:"uid,omitempty"`
-	ResourceVersion string          `json:"resourceVersion,omitempty"`
-	Operation       string          `json:"operation"` // the message that set it: insert, update or list
-	Object          json.RawMessage `json:"object"`    // the v1.Pod as stored
+// Objects reads the JSON of <namespace>/<type>/<name> (metamanager.Client).
+type Objects interface {
+	Get(namespace, resourceType, name string) (string, error)
+}
+
+func (c *Config) defaults() {
+	d := DefaultConfig()
+	if c.ListTimeout <= 0 {
+		c.ListTimeout = d.ListTimeout
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	c.Runtime = c.Runtime.WithDefaults()
+	if c.Network.NetNSDir == "" {
+		c.Network = d.Network
+	}
+	if c.PodsDir == "" {
+		c.PodsDir = d.PodsDir
+	}
+	if c.LogsDir == "" {
+		c.LogsDir = d.LogsDir
+	}
+	if c.Resync <= 0 {
+		c.Resync = d.Resync
+	}
+	if c.ImageGCHigh <= 0 {
+		c.ImageGCHigh, c.ImageGCLow = d.ImageGCHigh, d.ImageGCLow
+	}
+}
+
+// DefaultConfig is the gateway's layout and KubeEdge's kubelet defaults.
+func DefaultConfig() Config {
+	return Config{
+		ListTimeout:    10 * time.Second,
+		RequestTimeout: 10 * time.Second,
+		Runtime:        containerd.DefaultSettings(),
+		Network: podnet.Config{
+			NetNSDir:    "/run/netns",
+			CNIConfDir:  "/run/edgegate/cni",
+			CNIBinDirs:  []string{"/usr/libexec/cni"},
+			CNICacheDir: "/run/edgegate/cni-cache",
+			NetworkName: "edgegate",
+			Table:       "edgegate-hostports",
+		},
+		PodsDir:     "/var/lib/edgegate/pods",
+		LogsDir:     "/var/log/pods",
+		Resync:      10 * time.Second,
+		ImageGCHigh: 85,
+		ImageGCLow:  80,
+	}
+}
+
+// Module is the edged module.
+type Module struct {
+	cfg  Config
+	bus  *bus.Bus
+	rt   *containerd.Runtime
+	net  *podnet.Network
+	vols volume.Manager
+	// backoff is the crash-loop delay per container (kubelet: 10 s
+	// doubling to 5 min, forgotten after 10 min of quiet).
+	backoff *flowcontrol.Backoff
+
+	// running counts the workers' goroutines, removed ones included.
+	running sync.WaitGroup
+	// watched are the containers whose output and exit this process
+	// follows: started here, or adopted after an edgecore restart.
+	watched sync.Map
+
+	mu       sync.Mutex
+	workers  map[string]*worker // by pod key <ns>/pod/<name>
+	counters Counters
+	ready    error // why pods cannot run (nil: they can)
+	ctx      context.Context
 }
 
 // Counters count the messages the module received, by what they were.
@@ -46,37 +144,16 @@ type Counters struct {
 	Malformed uint64 `json:"malformed"` // pod messages whose content is not a pod
 }
 
-// Status is a snapshot of the module.
-type Status struct {
-	Note     string   `json:"note"`
-	Pods     []Pod    `json:"pods"`
-	Counters Counters `json:"counters"`
-}
-
-// Config is the module's part of the EdgeCore configuration.
-type Config struct {
-	Enable bool
-	// ListTimeout bounds the start-up query for the stored pods (default
-	// 10 s).
-	ListTimeout time.Duration
-}
-
-// Module is the edged module.
-type Module struct {
-	cfg Config
-	bus *bus.Bus
-
-	mu       sync.Mutex
-	pods     map[string]Pod // by <ns>/pod/<name>
-	counters Counters
-}
-
 // New returns the module on b.
 func New(cfg Config, b *bus.Bus) *Module {
-	if cfg.ListTimeout <= 0 {
-		cfg.ListTimeout = 10 * time.Second
+	cfg.defaults()
+	return &Module{
+		cfg: cfg, bus: b,
+		vols:    volume.Manager{Root: cfg.PodsDir},
+		backoff: flowcontrol.NewBackOff(10*time.Second, 5*time.Minute),
+		workers: map[string]*worker{},
+		ready:   errors.New("edged has not started"),
 	}
-	return &Module{cfg: cfg, bus: b, pods: map[string]Pod{}}
 }
 
 func (m *Module) Name() string                       { return model.EdgedModuleName }
@@ -86,19 +163,43 @@ func (m *Module) RestartPolicy() *core.RestartPolicy { return nil }
 
 // DisabledReason explains a disabled edged.
 func (m *Module) DisabledReason() string {
-	return "disabled (modules.edged.enable: false); it would record desired pods only, this release runs no containers"
+	return "disabled (modules.edged.enable: false): pods bound to this node are not run"
 }
 
-// Start lists the stored pods, as KubeEdge's edged does on start, then
-// applies what metamanager forwards until ctx ends.
+// Start connects to containerd and the pod network, takes the stored pods
+// as the desired set (KubeEdge's start-up list), adopts or removes what
+// containerd already runs, then applies what metamanager forwards until
+// ctx ends. Containers keep running when edgecore stops: the next start
+// adopts them.
 func (m *Module) Start(ctx context.Context) error {
-	klog.Warningf("edged: %s", Note)
-	if err := m.listStored(); err != nil {
+	rt, err := containerd.Connect(m.cfg.Runtime)
+	if err != nil {
+		return fmt.Errorf("edged: %w", err)
+	}
+	defer rt.Close()
+	m.rt = rt
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+	m.network() // set up now if it can be; pods wait for it otherwise
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); m.watchReadiness(ctx) }()
+
+	listed := true
+	if err := m.listStoredCtx(ctx); err != nil {
+		// Without the desired set nothing may be collected: a container
+		// of a pod the store holds would look orphaned.
+		listed = false
 		klog.Errorf("edged: listing stored pods: %v; continuing with forwarded changes only", err)
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); m.housekeeping(ctx, listed) }()
 	for {
 		msg, err := m.bus.Receive(ctx, m.Name())
 		if err != nil {
+			m.stopWorkers()
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -108,11 +209,25 @@ func (m *Module) Start(ctx context.Context) error {
 	}
 }
 
-// listStored asks metamanager for every stored pod and takes the answer as
-// the full desired set.
+// listStoredCtx is listStored, given up when ctx ends first (the bus
+// call has its own timeout but does not watch ctx; it ends when the bus
+// closes).
+func (m *Module) listStoredCtx(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- m.listStored() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// listStored asks metamanager for every stored pod and takes the pods
+// bound to this node as the full desired set.
 func (m *Module) listStored() error {
 	q := model.NewMessage("").BuildRouter(model.EdgedModuleName, model.MetaGroup,
-		model.BuildResource("default", model.ResourceTypePod, ""), model.QueryOperation)
+		model.BuildResource(model.DefaultNamespace, model.ResourceTypePod, ""), model.QueryOperation)
 	resp, err := m.bus.SendSync(model.MetaManagerModuleName, *q, m.cfg.ListTimeout)
 	if err != nil {
 		return err
@@ -120,66 +235,219 @@ func (m *Module) listStored() error {
 	if resp.Operation() == model.ResponseErrorOperation {
 		return fmt.Errorf("metamanager: %v", resp.Content)
 	}
-	pods, err := podList(&resp)
-	if err != nil {
+	pods, bad := podList(&resp)
+	for _, err := range bad {
 		m.count(func(c *Counters) { c.Malformed++ })
-		return err
+		klog.Errorf("edged: stored pod: %v", err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pods = map[string]Pod{}
+	m.count(func(c *Counters) { c.List++ })
 	for _, p := range pods {
-		p.Operation = "list"
-		m.pods[model.BuildResource(p.Namespace, model.ResourceTypePod, p.Name)] = p
+		if m.cfg.NodeName != "" && p.Spec.NodeName != m.cfg.NodeName {
+			continue
+		}
+		m.upsert(p)
 	}
-	m.counters.List++
 	return nil
 }
 
-// Apply records one message from the bus: pod insert/update set the
-// desired pod, delete removes it; anything else is counted and ignored.
+// Apply takes one message from the bus: pod insert/update set the desired
+// pod, delete removes it; configmap and secret changes refresh the pods'
+// volumes; anything else is counted and ignored.
 func (m *Module) Apply(msg *model.Message) {
 	res, err := model.ParseResource(msg.Resource())
-	if err != nil || res.Type != model.ResourceTypePod || res.Name == "" {
+	if err != nil {
 		m.count(func(c *Counters) { c.Ignored++ })
 		return
 	}
-	key := res.String()
+	switch {
+	case res.Type == model.ResourceTypeConfigmap || res.Type == model.ResourceTypeSecret:
+		m.kickAll()
+		m.count(func(c *Counters) { c.Ignored++ })
+		return
+	case res.Type != model.ResourceTypePod || res.Name == "":
+		m.count(func(c *Counters) { c.Ignored++ })
+		return
+	}
 	switch op := msg.Operation(); op {
 	case model.InsertOperation, model.UpdateOperation:
-		p, err := podOf(msg)
+		pod, err := podOf(msg)
 		if err != nil {
-			klog.Errorf("edged: %s %s: %v; ignored", op, key, err)
+			klog.Errorf("edged: %s %s: %v; ignored", op, res, err)
 			m.count(func(c *Counters) { c.Malformed++ })
 			return
 		}
-		p.Operation = op
-		m.mu.Lock()
-		m.pods[key] = p
-		if op == model.InsertOperation {
-			m.counters.Insert++
-		} else {
-			m.counters.Update++
-		}
-		m.mu.Unlock()
+		m.count(func(c *Counters) {
+			if op == model.InsertOperation {
+				c.Insert++
+			} else {
+				c.Update++
+			}
+		})
+		m.upsert(pod)
 	case model.DeleteOperation:
-		m.mu.Lock()
-		delete(m.pods, key)
-		m.counters.Delete++
-		m.mu.Unlock()
+		m.count(func(c *Counters) { c.Delete++ })
+		m.remove(res.String(), uidOf(msg))
 	default:
 		m.count(func(c *Counters) { c.Ignored++ })
 	}
 }
 
-// Status returns the desired pods, sorted by namespace and name, and the
-// counters.
-func (m *Module) Status() Status {
+// upsert hands the pod to its worker, starting one for a new pod. A pod
+// of the same name with another UID is a new pod: the old one is removed.
+func (m *Module) upsert(p *v1.Pod) {
+	key := podKey(p)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Status{Note: Note, Pods: make([]Pod, 0, len(m.pods)), Counters: m.counters}
-	for _, p := range m.pods {
-		s.Pods = append(s.Pods, p)
+	if w, ok := m.workers[key]; ok {
+		if w.uid == string(p.UID) {
+			w.update(p)
+			return
+		}
+		w.remove()
+		delete(m.workers, key)
+	}
+	w := newWorker(m, p)
+	m.workers[key] = w
+	if m.ctx != nil {
+		m.running.Add(1)
+		go func() { defer m.running.Done(); w.run(m.ctx) }()
+	}
+}
+
+// remove ends the pod: the cloud deleted it. uid, when known, must match.
+func (m *Module) remove(key, uid string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.workers[key]
+	if !ok || (uid != "" && w.uid != uid) {
+		return
+	}
+	w.remove()
+	delete(m.workers, key)
+}
+
+func (m *Module) kickAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, w := range m.workers {
+		w.kick()
+	}
+}
+
+// stopWorkers waits for the pod workers after ctx ended; they leave the
+// containers running.
+func (m *Module) stopWorkers() { m.running.Wait() }
+
+func (m *Module) count(f func(*Counters)) {
+	m.mu.Lock()
+	f(&m.counters)
+	m.mu.Unlock()
+}
+
+// Readiness is the node's Ready condition as far as pods go: containerd
+// answers and the pod network is set up.
+func (m *Module) Readiness() (bool, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ready != nil {
+		return false, m.ready.Error()
+	}
+	return true, ""
+}
+
+// watchReadiness checks containerd and the pod network every few seconds.
+func (m *Module) watchReadiness(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		err := m.checkReady(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		m.mu.Lock()
+		was := m.ready
+		m.ready = err
+		m.mu.Unlock()
+		switch {
+		case err != nil && (was == nil || was.Error() != err.Error()):
+			klog.Warningf("edged: not ready: %v", err)
+		case err == nil && was != nil:
+			klog.Infof("edged: ready: containerd answers and the pod network is set up")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Module) checkReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := m.rt.Version(ctx); err != nil {
+		return fmt.Errorf("container runtime is down: %w", err)
+	}
+	n, err := m.network()
+	if err == nil {
+		err = n.Ready()
+	}
+	if err != nil {
+		return fmt.Errorf("container runtime network not ready: %w", err)
+	}
+	return nil
+}
+
+// network is the pod network, set up on first use that succeeds: at
+// start init may not have written the CNI configuration yet.
+func (m *Module) network() (*podnet.Network, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.net != nil {
+		return m.net, nil
+	}
+	n, err := podnet.New(m.cfg.Network)
+	if err != nil {
+		return nil, err
+	}
+	m.net = n
+	return n, nil
+}
+
+// PodSummary is one pod as the inspect endpoint shows it.
+type PodSummary struct {
+	Namespace       string `json:"namespace"`
+	Name            string `json:"name"`
+	UID             string `json:"uid"`
+	ResourceVersion string `json:"resourceVersion"`
+	Terminating     bool   `json:"terminating,omitempty"`
+	Phase           string `json:"phase"`
+	PodIP           string `json:"podIP,omitempty"`
+	Ready           bool   `json:"ready"`
+	Restarts        int32  `json:"restarts"`
+}
+
+// Status is a snapshot of the module.
+type Status struct {
+	Ready    string       `json:"ready"`
+	Pods     []PodSummary `json:"pods"`
+	Counters Counters     `json:"counters"`
+}
+
+// Status returns the pods, sorted by namespace and name, and the counters.
+func (m *Module) Status() Status {
+	m.mu.Lock()
+	ws := make([]*worker, 0, len(m.workers))
+	for _, w := range m.workers {
+		ws = append(ws, w)
+	}
+	s := Status{Ready: "ready", Counters: m.counters, Pods: []PodSummary{}}
+	if m.ready != nil {
+		s.Ready = m.ready.Error()
+	}
+	m.mu.Unlock()
+	for _, w := range ws {
+		s.Pods = append(s.Pods, w.summary())
 	}
 	sort.Slice(s.Pods, func(i, j int) bool {
 		if s.Pods[i].Namespace != s.Pods[j].Namespace {
@@ -190,64 +458,11 @@ func (m *Module) Status() Status {
 	return s
 }
 
-func (m *Module) count(f func(*Counters)) {
-	m.mu.Lock()
-	f(&m.counters)
-	m.mu.Unlock()
+func podKey(p *v1.Pod) string {
+	return model.BuildResource(p.Namespace, model.ResourceTypePod, p.Name)
 }
 
-// podMeta is the part of a v1.Pod the module reads.
-type podMeta struct {
-	Metadata struct {
-		Namespace       string `json:"namespace"`
-		Name            string `json:"name"`
-		UID             string `json:"uid"`
-		ResourceVersion string `json:"resourceVersion"`
-	} `json:"metadata"`
-}
-
-func podOf(msg *model.Message) (Pod, error) {
-	data, err := msg.ContentData()
-	if err != nil {
-		return Pod{}, err
-	}
-	return parsePod(data)
-}
-
-func parsePod(data []byte) (Pod, error) {
-	var meta podMeta
-	if err := json.Unmarshal(data, &meta); err != nil {
-		return Pod{}, fmt.Errorf("content is not a pod: %w", err)
-	}
-	if meta.Metadata.Name == "" {
-		return Pod{}, errors.New("content is not a pod: metadata.name is empty")
-	}
-	md := meta.Metadata
-	return Pod{Namespace: md.Namespace, Name: md.Name, UID: md.UID, ResourceVersion: md.ResourceVersion, Object: json.RawMessage(data)}, nil
-}
-
-// podList reads metamanager's answer to a list query: a JSON array of
-// stored values, each a v1.Pod.
-func podList(resp *model.Message) ([]Pod, error) {
-	var values []string
-	if v, ok := resp.Content.([]string); ok {
-		values = v
-	} else {
-		data, err := resp.ContentData()
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(data, &values); err != nil {
-			return nil, fmt.Errorf("pod list: %w", err)
-		}
-	}
-	pods := make([]Pod, 0, len(values))
-	for _, v := range values {
-		p, err := parsePod([]byte(v))
-		if err != nil {
-			return nil, fmt.Errorf("pod list: %w", err)
-		}
-		pods = append(pods, p)
-	}
-	return pods, nil
+// podFile is a file of the pod's own (etc-hosts, termination logs).
+func (m *Module) podFile(uid string, name ...string) string {
+	return filepath.Join(append([]string{m.vols.PodDir(uid)}, name...)...)
 }

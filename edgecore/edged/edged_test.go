@@ -18,10 +18,15 @@ import (
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// containerd's dialer keeps a goroutine until its own dial timeout after a
+// failed connection (no daemon in these tests).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/containerd/containerd/v2/pkg/dialer.timeoutDialer.func1"),
+		goleak.IgnoreAnyFunction("github.com/containerd/containerd/v2/pkg/dialer.timeoutDialer"))
+}
 
 func podJSON(ns, name, uid, rv string) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"metadata":{"namespace":%q,"name":%q,"uid":%q,"resourceVersion":%q},"spec":{"nodeName":"edge-1"}}`, ns, name, uid, rv))
+	return json.RawMessage(fmt.Sprintf(`{"metadata":{"namespace":%q,"name":%q,"uid":%q,"resourceVersion":%q},"spec":{"nodeName":"edge-1","containers":[{"name":"c","image":"busybox"}]}}`, ns, name, uid, rv))
 }
 
 func podMsg(op, ns, name, rv string) *model.Message {
@@ -67,9 +72,6 @@ func TestApply(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) || s.Counters != tt.counters {
 				t.Fatalf("pods %v counters %+v, want %v %+v", got, s.Counters, tt.want, tt.counters)
 			}
-			if s.Note != Note {
-				t.Fatalf("status lacks the note")
-			}
 		})
 	}
 }
@@ -88,7 +90,7 @@ func TestStartListsStoredPods(t *testing.T) {
 	}
 	for _, p := range []struct{ ns, name string }{{"default", "web"}, {"apps", "db"}} {
 		key := model.BuildResource(p.ns, model.ResourceTypePod, p.name)
-		if err := store.Save(metamanager.Meta{Key: key, Type: model.ResourceTypePod, Value: string(podJSON(p.ns, p.name, "u", "7"))}); err != nil {
+		if err := store.Save(metamanager.Meta{Key: key, Type: model.ResourceTypePod, Value: string(podJSON(p.ns, p.name, "uid-"+p.name, "7"))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,7 +108,11 @@ func TestStartListsStoredPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ed := New(Config{Enable: true, ListTimeout: 5 * time.Second}, b)
+	// No containerd answers here: edged keeps the desired set, and its
+	// pods wait for the runtime.
+	cfg := Config{Enable: true, ListTimeout: 5 * time.Second}
+	cfg.Runtime.Endpoint = "unix://" + filepath.Join(t.TempDir(), "absent.sock")
+	ed := New(cfg, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	go func() { done <- mm.Start(ctx) }()
@@ -122,7 +128,7 @@ func TestStartListsStoredPods(t *testing.T) {
 
 	waitStatus(t, ed, func(s Status) bool { return s.Counters.List == 1 })
 	s := ed.Status()
-	if len(s.Pods) != 2 || s.Pods[0].Name != "db" || s.Pods[1].Name != "web" || s.Pods[1].Operation != "list" {
+	if len(s.Pods) != 2 || s.Pods[0].Name != "db" || s.Pods[1].Name != "web" {
 		t.Fatalf("pods after start: %+v", s.Pods)
 	}
 	if err := b.Send(model.EdgedModuleName, *podMsg("delete", "apps", "db", "8")); err != nil {
@@ -140,12 +146,8 @@ func TestServeHTTP(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &s); err != nil || rec.Code != 200 {
 		t.Fatalf("code %d err %v body %s", rec.Code, err, rec.Body)
 	}
-	if len(s.Pods) != 1 || s.Pods[0].UID != "uid-web" || s.Counters.Insert != 1 || s.Note != Note {
+	if len(s.Pods) != 1 || s.Pods[0].UID != "uid-web" || s.Pods[0].ResourceVersion != "5" || s.Counters.Insert != 1 {
 		t.Fatalf("status %+v", s)
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(s.Pods[0].Object, &obj); err != nil || obj["spec"] == nil {
-		t.Fatalf("pod object not reported: %s", s.Pods[0].Object)
 	}
 	rec = httptest.NewRecorder()
 	m.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/edged", nil))

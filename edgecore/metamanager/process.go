@@ -317,10 +317,24 @@ func objectOf(resp *model.Message) (string, bool) {
 		}
 		return string(or.Object), true
 	}
-	if data[0] != '{' {
+	if data[0] != '{' || isStatusBody(data) {
 		return "", false
 	}
 	return string(data), true
+}
+
+// isStatusBody recognises an error the cloud answers a query with (a
+// StatusError as {"ErrStatus":…}, or a bare metav1.Status): it is not the
+// object, and storing it would shadow the object once it exists.
+func isStatusBody(data []byte) bool {
+	var probe struct {
+		ErrStatus json.RawMessage `json:"ErrStatus"`
+		Kind      string          `json:"kind"`
+	}
+	if json.Unmarshal(data, &probe) != nil {
+		return false
+	}
+	return len(probe.ErrStatus) > 0 || probe.Kind == "Status"
 }
 
 // uidOf returns metadata.uid of the object in a message, if any.

@@ -14,10 +14,24 @@ import (
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
+// Syncer sends a request on edgecore's bus and waits for its answer.
+type Syncer interface {
+	SendSync(module string, msg model.Message, timeout time.Duration) (model.Message, error)
+}
+
 // Bus is what the reporter needs from edgecore's bus.
 type Bus interface {
-	SendSync(module string, msg model.Message, timeout time.Duration) (model.Message, error)
+	Syncer
 	Receive(ctx context.Context, module string) (model.Message, error)
+}
+
+// Request sends one request as KubeEdge's edged does through its kubeclient
+// bridge (source "edged", group "meta", to metamanager) and decodes the
+// object answered into out (nil to ignore it). Errors are as client.do's:
+// the cloud's refusals are *apierrors.StatusError, edgecore's own are
+// *LocalError. edged's pod status patches and deletions use it.
+func Request(b Syncer, timeout time.Duration, resource, op string, content, out any) error {
+	return client{bus: b, target: model.MetaManagerModuleName, timeout: timeout}.do(resource, op, content, out)
 }
 
 // LocalError is a request edgecore itself turned down or could not carry:
@@ -36,7 +50,7 @@ func IsLocal(err error) bool {
 // client sends the requests KubeEdge's edged sends through its kubeclient
 // bridge (source "edged", group "meta") and decodes the answers.
 type client struct {
-	bus     Bus
+	bus     Syncer
 	target  string // metamanager
 	timeout time.Duration
 }

@@ -209,15 +209,21 @@ func findCondition(s *v1.NodeStatus, t v1.NodeConditionType) *v1.NodeCondition {
 // addresses are the configured nodeIP or the first global unicast IPv4
 // address (as edged picks it), then the host name.
 func (b *nodeBuilder) addresses() []v1.NodeAddress {
-	ip := b.nodeIP
-	if ip == "" {
-		ip = firstGlobalIPv4()
-	}
+	ip := NodeIP(b.nodeIP)
 	var out []v1.NodeAddress
 	if ip != "" {
 		out = append(out, v1.NodeAddress{Type: v1.NodeInternalIP, Address: ip})
 	}
 	return append(out, v1.NodeAddress{Type: v1.NodeHostName, Address: b.name})
+}
+
+// NodeIP is the node's InternalIP: configured, or the first global
+// unicast IPv4 address (edged's hostIP for pods too).
+func NodeIP(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	return firstGlobalIPv4()
 }
 
 func firstGlobalIPv4() string {

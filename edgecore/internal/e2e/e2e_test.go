@@ -2,14 +2,12 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -29,7 +27,7 @@ import (
 // one.
 func TestJoinAndPodLifecycle(t *testing.T) {
 	cloud := newCloud(t, testcloud.Options{}) // cloudcore's 5 s resend: an ack must beat it
-	n := newNode(t, cloud, token(t, cloud, time.Hour))
+	n := newNodeOpts(t, cloud, token(t, cloud, time.Hour), nodeOptions{edged: true})
 	exec := time.Now()
 	p := n.start(t)
 	waitKube(t, "node object created", 2*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
@@ -67,11 +65,6 @@ func TestJoinAndPodLifecycle(t *testing.T) {
 	if len(got) != 1 || got[0].Name != "web" || got[0].UID != string(web.UID) || got[0].ResourceVersion != patched.ResourceVersion {
 		t.Fatalf("edged pods %+v, want web at %s", got, patched.ResourceVersion)
 	}
-	var received v1.Pod
-	if err := json.Unmarshal(got[0].Object, &received); err != nil || len(received.Spec.Containers) != 1 ||
-		received.Spec.Containers[0].Image != "nginx" || received.Labels["tier"] != "front" {
-		t.Fatalf("edged did not receive the pod: %s", got[0].Object)
-	}
 	// Each message was acked once (acks beat the 5 s resend).
 	time.Sleep(200 * time.Millisecond)
 	cloud.Inspect(func(v *testcloud.View) {
@@ -106,14 +99,16 @@ func TestJoinAndPodLifecycle(t *testing.T) {
 	}
 
 	// kubectl delete: the pod turns Terminating, which reaches the edge
-	// as an update carrying deletionTimestamp; the final delete (here
-	// forced, as the edge does not confirm the deletion yet) removes it.
+	// as an update carrying deletionTimestamp. With no container runtime
+	// on this host edged cannot know the containers stopped, so it does
+	// not confirm the deletion (the QEMU tests show it does with one); the
+	// final delete is forced here, and removes the pod from the edge.
 	if err := pods.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitAcked(t, cloud, n.name, resource, model.UpdateOperation, 2)
 	n.waitEdged(t, "terminating pod", 5*time.Second, func(s edged.Status) bool {
-		return len(s.Pods) == 1 && strings.Contains(string(s.Pods[0].Object), "deletionTimestamp")
+		return len(s.Pods) == 1 && s.Pods[0].Terminating
 	})
 	zero := int64(0)
 	if err := pods.Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
@@ -133,7 +128,7 @@ func TestJoinAndPodLifecycle(t *testing.T) {
 	}
 	n.start(t)
 	s := n.waitEdged(t, "start-up list", 10*time.Second, func(s edged.Status) bool { return s.Counters.List == 1 })
-	if len(s.Pods) != 1 || s.Pods[0].Name != "keep" || s.Pods[0].Operation != "list" {
+	if len(s.Pods) != 1 || s.Pods[0].Name != "keep" {
 		t.Fatalf("edged after restart: %+v", s.Pods)
 	}
 	if err := pods.Delete(ctx, "keep", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {

@@ -129,6 +129,10 @@ type nodeOptions struct {
 	qps       int    // modules.edgeHub.messageQPS (30; burst twice that)
 	heartbeat int    // modules.edgeHub.heartbeat in seconds (1)
 	kubelet   string // more tailoredKubeletConfig lines, indented six spaces
+	// edged enables modules.edged. Off by default: this host runs no
+	// containerd, and edged keeps a node without a runtime not Ready (the
+	// QEMU tests run pods); on for the tests of what reaches edged.
+	edged bool
 }
 
 func newNodeOpts(t testing.TB, cloud *testcloud.Cloud, token string, o nodeOptions) *node {
@@ -150,7 +154,7 @@ database:
   dataSource: %[1]s/edgecore.db
 modules:
   edged:
-    enable: true
+    enable: %[10]v
     hostnameOverride: %[2]s
     tailoredKubeletConfig:
       nodeStatusUpdateFrequency: 1s
@@ -170,7 +174,7 @@ modules:
       server: %[5]s
   metaManager:
     enable: true
-`, dir, n.name, cloud.HTTPServer(), token, cloud.WSServer(), o.qps, 2*o.qps, o.kubelet, o.heartbeat)
+`, dir, n.name, cloud.HTTPServer(), token, cloud.WSServer(), o.qps, 2*o.qps, o.kubelet, o.heartbeat, o.edged)
 	if err := os.WriteFile(n.config, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}

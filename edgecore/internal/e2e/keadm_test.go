@@ -60,11 +60,13 @@ func TestKeadmJoinFile(t *testing.T) {
 
 			exec := time.Now()
 			p := n.start(t)
+			// keadm enables edged; this host has no containerd, so the node
+			// registers not Ready and says why, as the kubelet does.
 			waitKube(t, "node registered", 5*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
 				node, err := c.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
-				return err == nil && nodeReady(node), err
+				return err == nil && readyMessage(node, "container runtime is down"), err
 			})
-			t.Logf("%s: Ready %s after exec", rel, time.Since(exec).Round(time.Millisecond))
+			t.Logf("%s: registered %s after exec", rel, time.Since(exec).Round(time.Millisecond))
 			p.waitLog(t, "join token read from "+n.bootstrapFile(), time.Second)
 			if got := strings.Count(p.output(), "KubeEdge fields edgegate does not use are ignored"); got != 1 {
 				t.Errorf("ignored fields logged %d times, want once", got)

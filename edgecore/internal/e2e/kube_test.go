@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,17 @@ func getLease(t testing.TB, name string) (*coordinationv1.Lease, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return kubeClient(t).CoordinationV1().Leases(model.NodeLeaseNamespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+// readyMessage reports whether the node is not Ready with a message
+// containing want.
+func readyMessage(n *v1.Node, want string) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == v1.NodeReady {
+			return c.Status == v1.ConditionFalse && strings.Contains(c.Message, want)
+		}
+	}
+	return false
 }
 
 func nodeReady(n *v1.Node) bool {

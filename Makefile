@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # independent implementations (sfdisk, fsck.vfat, mtools, cpio, mkimage,
 # e2fsck/debugfs), and the cross compilers and libseccomp runc is built with.
 APT_PACKAGES := qemu-system-arm dosfstools fdisk mtools cpio u-boot-tools e2fsprogs \
-	iproute2 gcc dpkg-dev ca-certificates pkg-config \
+	iproute2 gcc dpkg-dev ca-certificates pkg-config docker-registry \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
 	libseccomp-dev:arm64 libseccomp-dev:armhf
 FOREIGN_ARCHES := arm64 armhf
@@ -73,7 +73,7 @@ test-unit:
 # minutes) and checked first, before anything competes for the cores.
 test-system:
 	$(GO) test -count=1 -timeout 30m ./edgecore/kubeapi/
-	$(GO) test -count=1 -timeout 30m ./edgecore/testcloud/ ./image/ ./image/ctrdbuild/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
+	$(GO) test -count=1 -timeout 30m ./edgecore/testcloud/ ./edgecore/edged/... ./image/ ./image/ctrdbuild/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
 
 lint:
 	$(GO) vet ./...
@@ -87,7 +87,8 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'IdleFootprint|IdleNodeTraffic' -benchtime 1x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-idle.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkBoot|BenchmarkImage|BenchmarkContainerd' -benchtime 5x -timeout 40m ./qemu/ | tee $(OUT)/bench/qemu.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkInit' -benchtime 1x -timeout 20m ./qemu/ | tee $(OUT)/bench/qemu-init.txt
-	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt \
+	$(GO) test -run '^$$' -bench 'BenchmarkPodStart|BenchmarkMaxPods' -benchtime 1x -timeout 60m ./qemu/ | tee $(OUT)/bench/qemu-pods.txt
+	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt $(OUT)/bench/qemu-pods.txt \
 		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-node.txt $(OUT)/bench/e2e-idle.txt
 	@echo "wrote BENCHMARKS.md"
 

@@ -71,6 +71,7 @@ var containerModules = []Module{
 	{Name: "nft_ct"},
 	{Name: "nft_nat"},
 	{Name: "nft_fib_ipv4"},
+	{Name: "nf_conntrack_netlink"}, // clearing UDP conntrack entries of new host ports
 }
 
 func modules(lists ...[]Module) []Module {

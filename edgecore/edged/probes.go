@@ -70,10 +70,17 @@ func (w *worker) syncProbes(ctx context.Context, pod *v1.Pod, in instances) {
 // exit then goes through the restart policy, as the kubelet's kill does).
 func (w *worker) startProbes(ctx context.Context, pod *v1.Pod, spec *v1.Container, c containerd.Container) *containerProbes {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &containerProbes{cancel: cancel, ready: spec.ReadinessProbe == nil}
+	// A container adopted after an edgecore restart keeps the verdicts it
+	// had: it does not turn unready until its probes say so.
+	before := w.reported(pod, spec.Name, c.ID)
+	p := &containerProbes{cancel: cancel, ready: spec.ReadinessProbe == nil || (before != nil && before.Ready)}
 	target := prober.Target{PodIP: w.podIP(), ContainerID: c.ID, Container: spec, StartedAt: c.StartedAt}
 	var opts []prober.Option
-	if spec.StartupProbe != nil {
+	if before != nil && before.Started != nil && *before.Started {
+		opts = append(opts, prober.WithStartJitter())
+		t := true
+		p.started = &t
+	} else if spec.StartupProbe != nil {
 		gate := make(chan struct{})
 		f := false
 		p.started = &f
@@ -113,6 +120,23 @@ func (w *worker) startProbes(ctx context.Context, pod *v1.Pod, spec *v1.Containe
 		go lw.Run(ctx)
 	}
 	return p
+}
+
+// reported is the status last reported for this instance of the
+// container (by this process, or, after a restart, as the cloud has it),
+// or nil.
+func (w *worker) reported(pod *v1.Pod, name, id string) *v1.ContainerStatus {
+	st := &pod.Status
+	if w.sent != nil {
+		st = w.sent
+	}
+	for i := range st.ContainerStatuses {
+		cs := &st.ContainerStatuses[i]
+		if cs.Name == name && cs.ContainerID == "containerd://"+id {
+			return cs
+		}
+	}
+	return nil
 }
 
 // stopProbes ends every probe worker of the pod.

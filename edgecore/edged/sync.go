@@ -178,8 +178,12 @@ func (w *worker) prepare(ctx context.Context, pod *v1.Pod) (map[string]podspec.M
 	return mounts, nil
 }
 
-// holdAll records reason for every container that does not run.
+// holdAll records reason for every container that does not run, and
+// logs it when it is news.
 func (w *worker) holdAll(pod *v1.Pod, reason, msg string) {
+	if cs := allContainers(pod); len(cs) > 0 && w.waiting[cs[0].Name] != (waitingState{Reason: reason, Message: msg}) {
+		klog.Warningf("edged: pod %s/%s: %s: %s", pod.Namespace, pod.Name, reason, msg)
+	}
 	for _, c := range allContainers(pod) {
 		w.waiting[c.Name] = waitingState{Reason: reason, Message: msg}
 	}

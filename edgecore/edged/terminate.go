@@ -128,10 +128,11 @@ func (w *worker) terminating(ctx context.Context, pod *v1.Pod) time.Duration {
 		}
 	}
 	w.stopProbes()
-	w.report(ctx, pod, in, true)
 	if w.confirmed {
+		// The cloud deletes the pod now; a status would find it gone.
 		return w.m.cfg.Resync
 	}
+	w.report(ctx, pod, in, true)
 	opts := metav1.DeleteOptions{GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &pod.UID}}
 	resource := model.BuildResource(pod.Namespace, model.ResourceTypePod, pod.Name)
 	err = nodestatus.Request(w.m.bus, w.m.cfg.RequestTimeout, resource, model.DeleteOperation, opts, nil)

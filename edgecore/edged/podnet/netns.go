@@ -98,7 +98,9 @@ func loopbackUp(path string) error {
 		return fmt.Errorf("netns %s: %w", path, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	// Route only: NewHandleAt opens every family by default, and a kernel
+	// without xfrm (the boards') refuses the whole handle.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netns %s: netlink: %w", path, err)
 	}

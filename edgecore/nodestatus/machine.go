@@ -154,7 +154,14 @@ func (m Machine) pids() (max, used int64) {
 }
 
 // osImage is PRETTY_NAME of os-release, as the kubelet reports it.
-func (m Machine) osImage() string {
+func (m Machine) osImage() string { return m.osRelease("PRETTY_NAME") }
+
+// Board is the gateway's board as its image names it (VARIANT_ID of
+// os-release), empty off an edgegate image.
+func (m Machine) Board() string { return m.osRelease("VARIANT_ID") }
+
+// osRelease reads one field of os-release(5).
+func (m Machine) osRelease(field string) string {
 	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
 		data, err := os.ReadFile(m.path(p))
 		if err != nil {
@@ -162,7 +169,7 @@ func (m Machine) osImage() string {
 		}
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+			if v, ok := strings.CutPrefix(sc.Text(), field+"="); ok {
 				return strings.Trim(v, `"'`)
 			}
 		}

@@ -71,6 +71,7 @@ type nodeBuilder struct {
 	name      string
 	labels    map[string]string
 	nodeIP    string
+	board     string // BoardLabel's value; empty: no label
 	maxPods   int64
 	eviction  Eviction
 	runtime   func() string // containerRuntimeVersion, e.g. containerd://2.4.2
@@ -81,8 +82,12 @@ type nodeBuilder struct {
 	lastPressure map[v1.NodeConditionType]time.Time
 }
 
+// BoardLabel names the gateway's board (qemu-arm64, rpi4, …), so that
+// workloads can be placed by hardware.
+const BoardLabel = "edgegate.io/board"
+
 // Labels are the node's labels: the kubelet's well-known ones, KubeEdge's
-// role labels, and the configured nodeLabels (which win).
+// role labels, the board, and the configured nodeLabels (which win).
 func (b *nodeBuilder) Labels() map[string]string {
 	l := map[string]string{
 		v1.LabelHostname:                b.name,
@@ -92,6 +97,9 @@ func (b *nodeBuilder) Labels() map[string]string {
 		"beta.kubernetes.io/arch":       runtime.GOARCH,
 		"node-role.kubernetes.io/edge":  "",
 		"node-role.kubernetes.io/agent": "",
+	}
+	if b.board != "" {
+		l[BoardLabel] = b.board
 	}
 	for k, v := range b.labels {
 		l[k] = v

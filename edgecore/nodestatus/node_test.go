@@ -226,3 +226,33 @@ func TestMachineIdentity(t *testing.T) {
 		t.Errorf("host identity not preferred: %q %q", f3.MachineID, f3.OSImage)
 	}
 }
+
+// The board an edgegate image names in os-release labels the node; the
+// configured nodeLabels still win, and a host without it gets no label.
+func TestBoardLabel(t *testing.T) {
+	for _, tt := range []struct {
+		name, osRelease string
+		config          map[string]string
+		want            string
+		present         bool
+	}{
+		{"edgegate image", "NAME=edgegate\nVARIANT_ID=\"rpi4\"\n", nil, "rpi4", true},
+		{"nodeLabels win", "VARIANT_ID=rpi4\n", map[string]string{BoardLabel: "cm4"}, "cm4", true},
+		{"other OS", "NAME=Debian\nPRETTY_NAME=\"Debian 12\"\n", nil, "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "etc/os-release"), []byte(tt.osRelease), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			b := &nodeBuilder{name: "gw-1", labels: tt.config, board: Machine{Root: root}.Board()}
+			got, ok := b.Labels()[BoardLabel]
+			if got != tt.want || ok != tt.present {
+				t.Fatalf("label %s = %q (present %v), want %q (%v)", BoardLabel, got, ok, tt.want, tt.present)
+			}
+		})
+	}
+}

@@ -119,7 +119,7 @@ func New(cfg Config, b Bus) *Reporter {
 		linkUp: make(chan struct{}, 1),
 		client: c,
 		builder: &nodeBuilder{
-			name: cfg.NodeName, labels: cfg.Labels, nodeIP: cfg.NodeIP, maxPods: cfg.MaxPods,
+			name: cfg.NodeName, labels: cfg.Labels, nodeIP: cfg.NodeIP, maxPods: cfg.MaxPods, board: cfg.Machine.Board(),
 			eviction: *cfg.Eviction, runtime: cfg.Runtime, readiness: cfg.Readiness,
 		},
 		lease: &leaseKeeper{client: c, node: cfg.NodeName, duration: cfg.LeaseDuration},

@@ -85,6 +85,27 @@ type Config struct {
 	Interactive bool
 	// Tee receives a copy of the console output as it arrives.
 	Tee io.Writer
+	// Forwards publish guest TCP ports on the host's loopback through
+	// QEMU's user network, the only way in: the guest is behind its NAT.
+	Forwards []Forward
+	// MemoryMiB overrides the board's guest memory (a 1 GiB gateway, say).
+	MemoryMiB int
+}
+
+// Forward makes QEMU accept TCP connections on 127.0.0.1:HostPort and
+// pass them to GuestPort on the guest's address.
+type Forward struct {
+	HostPort, GuestPort int
+}
+
+// netdev is the -netdev value: the user network with c's forwards.
+func (c Config) netdev() string {
+	var b strings.Builder
+	b.WriteString("user,id=n0")
+	for _, f := range c.Forwards {
+		fmt.Fprintf(&b, ",hostfwd=tcp:127.0.0.1:%d-:%d", f.HostPort, f.GuestPort)
+	}
+	return b.String()
 }
 
 // Machine is a running guest.
@@ -168,10 +189,14 @@ func Start(ctx context.Context, c Config) (*Machine, error) {
 
 func (m *Machine) args(c Config) ([]string, error) {
 	emu := c.Board.Emulation
+	mem := emu.MemoryMiB
+	if c.MemoryMiB > 0 {
+		mem = c.MemoryMiB
+	}
 	args := []string{
 		"-M", emu.Machine, "-cpu", emu.CPU,
-		"-m", strconv.Itoa(emu.MemoryMiB), "-smp", strconv.Itoa(emu.CPUs),
-		"-netdev", "user,id=n0", "-device", emu.NetDevice + ",netdev=n0",
+		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(emu.CPUs),
+		"-netdev", c.netdev(), "-device", emu.NetDevice + ",netdev=n0",
 		"-qmp", "unix:" + filepath.Join(m.workDir, "qmp.sock") + ",server=on,wait=off",
 	}
 	if c.Interactive {

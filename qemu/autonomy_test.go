@@ -28,18 +28,25 @@ import (
 //     the store, before any link to the cloud;
 //   - the cloud comes back: the status is resynced (the new container, one
 //     restart for the reboot) and the container is not recreated for it;
-//   - the pod is deleted and the gateway rebooted: it does not come back.
+//   - the pod is deleted and the gateway rebooted: it does not come back;
+//     its image, used by no container now, is garbage-collected.
+//
+// On the way, a pod deleted takes its logs in /var/log/pods with it.
 func TestPodsAutonomy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU with containerd three times and runs a Kubernetes API server and a registry")
 	}
 	c := newPodCluster(t)
-	n := bootPodNode(t, c, boards.QEMUArm64())
+	// Image garbage collection at any disk use: an image goes as soon as
+	// no container uses it.
+	n := bootPodNodeWith(t, c, boards.QEMUArm64(), nodeSettings{prefix: "gw-offline",
+		kubelet: "      imageGCHighThresholdPercent: 1\n      imageGCLowThresholdPercent: 0"})
 	n.createObjects(t)
 	created := time.Now()
 	n.create(t, n.keepPod())
 	pod := n.waitPod(t, "keep", "Running and Ready", created, runningReady)
 	first := containerStatus(pod.Status.ContainerStatuses, "app").ContainerID
+	n.checkLogsRemoved(t)
 
 	// edgecore dies; the container it started lives on and is adopted.
 	killed := n.webPost(t, "/kill?name=edgecore")
@@ -83,10 +90,50 @@ func TestPodsAutonomy(t *testing.T) {
 	n.waitConnected(t)
 	n.waitNodeReady(t)
 	n.checkNotServing(t, 20*time.Second)
+
+	// No container uses podapp any more: garbage collection removed it,
+	// so a pod that must not pull finds no image.
+	expectWithin(t, n.m, `edged: removed unused image `+strings.ReplaceAll(n.image("v1"), ".", `\.`), ctrdTimeout)
+	never := n.container("main", "sleep", "1h")
+	never.ImagePullPolicy = v1.PullNever
+	created = time.Now()
+	n.create(t, n.pod("never", v1.RestartPolicyAlways, never))
+	n.waitPod(t, "never", "waiting in ErrImageNeverPull", created, waitingFor("ErrImageNeverPull"))
 	powerdown(t, n.m)
 }
 
-// keepPod serves on the web hostPort and sees the gateway's processes.
+// checkLogsRemoved runs a pod, finds its log directory on the gateway
+// through keep's view of /var/log/pods, deletes it and checks its logs
+// went with it.
+func (n *podNode) checkLogsRemoved(t *testing.T) {
+	t.Helper()
+	created := time.Now()
+	n.create(t, n.pod("victim", v1.RestartPolicyAlways, n.container("app", "log", "3")))
+	pod := n.waitPod(t, "victim", "running", created, containersRunning)
+	dir := fmt.Sprintf("%s_victim_%s", n.ns, pod.UID)
+	if list, _ := n.webGet(t, "/ls?path=/hostlogs"); !strings.Contains(list, dir) {
+		t.Fatalf("no log directory %s for victim in /var/log/pods:\n%s", dir, list)
+	}
+	if files, _ := n.webGet(t, "/ls?path=/hostlogs/"+dir+"/app"); strings.TrimSpace(files) != "0.log" {
+		t.Errorf("victim's app logs: %q, want 0.log", files)
+	}
+	if err := n.kube.Client().CoreV1().Pods(n.ns).Delete(t.Context(), "victim", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitGone(t, "victim")
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		list, _ := n.webGet(t, "/ls?path=/hostlogs")
+		if !strings.Contains(list, dir) {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("victim's logs %s are still there after its deletion:\n%s", dir, list)
+		}
+	}
+}
+
+// keepPod serves on the web hostPort and sees the gateway's processes
+// and, read-only, its pod logs.
 func (n *podNode) keepPod() *v1.Pod {
 	app := n.container("app", "serve", "--port", "8080")
 	app.Ports = []v1.ContainerPort{{ContainerPort: 8080, HostPort: webHostPort}}
@@ -94,8 +141,11 @@ func (n *podNode) keepPod() *v1.Pod {
 		ProbeHandler:  v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
 		PeriodSeconds: 2,
 	}
+	app.VolumeMounts = []v1.VolumeMount{{Name: "logs", MountPath: "/hostlogs", ReadOnly: true}}
 	pod := n.pod("keep", v1.RestartPolicyAlways, app)
 	pod.Spec.HostPID = true
+	pod.Spec.Volumes = []v1.Volume{{Name: "logs", VolumeSource: v1.VolumeSource{
+		HostPath: &v1.HostPathVolumeSource{Path: "/var/log/pods"}}}}
 	return pod
 }
 

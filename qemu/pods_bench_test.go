@@ -27,7 +27,7 @@ const startPods = 20
 // a hostPID pod), and the pods' count.
 func BenchmarkPodStart(b *testing.B) {
 	c := newPodCluster(b)
-	n := bootPodNode(b, c, boards.QEMUArm64())
+	n := bootPodNodeWith(b, c, boards.QEMUArm64(), nodeSettings{prefix: "gw-bench"})
 	n.createObjects(b)
 	created := time.Now()
 	n.create(b, n.keepPod()) // pulls the image; serves /procs
@@ -66,7 +66,7 @@ func BenchmarkPodStart(b *testing.B) {
 // reports how many ran at once.
 func BenchmarkMaxPods(b *testing.B) {
 	c := newPodCluster(b)
-	n := bootPodNodeWith(b, c, boards.QEMUArm64(), 1024)
+	n := bootPodNodeWith(b, c, boards.QEMUArm64(), nodeSettings{prefix: "gw-max", memoryMiB: 1024})
 	n.createObjects(b)
 	created := time.Now()
 	n.create(b, n.keepPod())

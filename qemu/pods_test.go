@@ -176,16 +176,27 @@ type podNode struct {
 // boots it and waits until its node is Ready in the API server.
 func bootPodNode(t testing.TB, c *podCluster, b boards.Board) *podNode {
 	t.Helper()
-	return bootPodNodeWith(t, c, b, 0)
+	return bootPodNodeWith(t, c, b, nodeSettings{})
 }
 
-// bootPodNodeWith is bootPodNode with memoryMiB of guest memory (0: the
-// board's).
-func bootPodNodeWith(t testing.TB, c *podCluster, b boards.Board, memoryMiB int) *podNode {
+// nodeSettings vary a pod node from the default.
+type nodeSettings struct {
+	// prefix names the node (<prefix>-<arch>, "gw-pods" by default) and
+	// its namespace, so tests sharing the API server do not meet.
+	prefix    string
+	memoryMiB int    // guest memory; 0: the board's
+	kubelet   string // more tailoredKubeletConfig lines, indented six spaces
+}
+
+// bootPodNodeWith is bootPodNode with settings s.
+func bootPodNodeWith(t testing.TB, c *podCluster, b boards.Board, s nodeSettings) *podNode {
 	t.Helper()
+	if s.prefix == "" {
+		s.prefix = "gw-pods"
+	}
 	n := &podNode{
-		memory:     memoryMiB,
-		podCluster: c, name: "gw-pods-" + string(b.Arch), ns: "pods-" + string(b.Arch), board: b,
+		memory:     s.memoryMiB,
+		podCluster: c, name: s.prefix + "-" + string(b.Arch), ns: s.prefix + "-" + string(b.Arch), board: b,
 		greeting: "hello from the cloud to " + b.Name, token: rand.Text(), webPort: freeLoopbackPort(t),
 		disk: filepath.Join(t.TempDir(), "gw.img"),
 	}
@@ -196,7 +207,7 @@ func bootPodNodeWith(t testing.TB, c *podCluster, b boards.Board, memoryMiB int)
 	}
 	if _, err := image.Build(context.Background(), image.Options{
 		Board: b, Version: "test", Output: n.disk, Cache: testCache(t), Containerd: true, Edgecore: true,
-		EdgecoreConfig: podsEdgecoreConfig(t, n.name, n.cloud, token),
+		EdgecoreConfig: podsEdgecoreConfig(t, n.name, n.cloud, token, s.kubelet),
 		Extra:          []image.ExtraFile{c.hostsFile()},
 	}); err != nil {
 		t.Fatal(err)
@@ -234,7 +245,7 @@ func (n *podNode) waitConnected(t testing.TB) {
 
 // podsEdgecoreConfig is the README's join example (the cloud at 10.0.2.2)
 // with this cloud's ports, the node's name, and edged enabled.
-func podsEdgecoreConfig(t testing.TB, node string, cloud *testcloud.Cloud, token string) []byte {
+func podsEdgecoreConfig(t testing.TB, node string, cloud *testcloud.Cloud, token, kubelet string) []byte {
 	t.Helper()
 	return fmt.Appendf(nil, `apiVersion: edgecore.config.kubeedge.io/v1alpha2
 kind: EdgeCore
@@ -242,6 +253,9 @@ modules:
   edged:
     enable: true
     hostnameOverride: %s
+    tailoredKubeletConfig:
+      nodeStatusUpdateFrequency: 10s
+%s
   edgeHub:
     enable: true
     httpServer: https://%s
@@ -249,7 +263,7 @@ modules:
     websocket:
       enable: true
       server: %s
-`, node, guestAddr(t, strings.TrimPrefix(cloud.HTTPServer(), "https://")), token, guestAddr(t, cloud.WSServer()))
+`, node, kubelet, guestAddr(t, strings.TrimPrefix(cloud.HTTPServer(), "https://")), token, guestAddr(t, cloud.WSServer()))
 }
 
 // guestAddr is where the guest reaches a host loopback address: QEMU's

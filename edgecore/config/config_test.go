@@ -125,6 +125,14 @@ func TestBadConfigNamesFieldAndValue(t *testing.T) {
 			`modules.edged.tailoredKubeletConfig.evictionHard.memory.available: invalid value "lots"`}},
 		{"runtime endpoint", "modules:\n  edged:\n    tailoredKubeletConfig:\n      containerRuntimeEndpoint: tcp://1.2.3.4:1\n", []string{
 			`modules.edged.tailoredKubeletConfig.containerRuntimeEndpoint: invalid value "tcp://1.2.3.4:1"`}},
+		{"image gc percent", "modules:\n  edged:\n    tailoredKubeletConfig:\n      imageGCHighThresholdPercent: 120\n", []string{
+			`modules.edged.tailoredKubeletConfig.imageGCHighThresholdPercent: invalid value "120"`}},
+		{"image gc low above high", "modules:\n  edged:\n    tailoredKubeletConfig:\n      imageGCHighThresholdPercent: 50\n      imageGCLowThresholdPercent: 60\n", []string{
+			`modules.edged.tailoredKubeletConfig.imageGCLowThresholdPercent: invalid value "60"`}},
+		{"log size", "modules:\n  edged:\n    tailoredKubeletConfig:\n      containerLogMaxSize: big\n", []string{
+			`modules.edged.tailoredKubeletConfig.containerLogMaxSize: invalid value "big"`}},
+		{"log files", "modules:\n  edged:\n    tailoredKubeletConfig:\n      containerLogMaxFiles: 1\n", []string{
+			`modules.edged.tailoredKubeletConfig.containerLogMaxFiles: invalid value "1"`}},
 		{"two errors at once", "modules:\n  eventBus:\n    mqttMode: 7\n  serviceBus:\n    port: 70000\n", []string{
 			`modules.eventBus.mqttMode: invalid value "7"`, `modules.serviceBus.port: invalid value "70000"`}},
 		{"http server", "modules:\n  edgeHub:\n    httpServer: http://x:10002\n", []string{`modules.edgeHub.httpServer: invalid value "http://x:10002"`}},

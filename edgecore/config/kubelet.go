@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Kubelet is what edgegate reads from modules.edged.tailoredKubeletConfig,
@@ -20,6 +22,15 @@ type Kubelet struct {
 	// nodefs.inodesFree, pid.available, …) to its threshold.
 	EvictionHard             map[string]Threshold
 	ContainerRuntimeEndpoint string
+	// ImageGCHighThresholdPercent and ImageGCLowThresholdPercent: unused
+	// images are removed once the disk passes the high mark, until it is
+	// below the low one.
+	ImageGCHighThresholdPercent int
+	ImageGCLowThresholdPercent  int
+	// ContainerLogMaxSize (bytes) and ContainerLogMaxFiles cap each
+	// container's log.
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 }
 
 // KubeEdge's kubelet defaults (default_kubelet_configuration.go).
@@ -37,7 +48,11 @@ func defaultKubelet() Kubelet {
 			"imagefs.available":  {Percent: 15},
 			"imagefs.inodesFree": {Percent: 5},
 		},
-		ContainerRuntimeEndpoint: "unix:///run/containerd/containerd.sock",
+		ContainerRuntimeEndpoint:    "unix:///run/containerd/containerd.sock",
+		ImageGCHighThresholdPercent: 85,
+		ImageGCLowThresholdPercent:  80,
+		ContainerLogMaxSize:         10 << 20,
+		ContainerLogMaxFiles:        5,
 	}
 }
 
@@ -96,6 +111,36 @@ func (e *Edged) kubelet() (Kubelet, []error) {
 			k.ContainerRuntimeEndpoint = s
 		} else {
 			bad("containerRuntimeEndpoint", v, "must be a unix:// socket address")
+		}
+	}
+	percent := func(field string, into *int) {
+		if v, ok := kc[field]; ok {
+			if n, ok := wholeNumber(v); ok && n >= 0 && n <= 100 {
+				*into = int(n)
+			} else {
+				bad(field, v, "must be a whole number from 0 to 100")
+			}
+		}
+	}
+	percent("imageGCHighThresholdPercent", &k.ImageGCHighThresholdPercent)
+	percent("imageGCLowThresholdPercent", &k.ImageGCLowThresholdPercent)
+	if k.ImageGCLowThresholdPercent > k.ImageGCHighThresholdPercent {
+		bad("imageGCLowThresholdPercent", k.ImageGCLowThresholdPercent, "must not be above imageGCHighThresholdPercent")
+	}
+	if v, ok := kc["containerLogMaxSize"]; ok {
+		s, isString := v.(string)
+		q, err := resource.ParseQuantity(s)
+		if !isString || err != nil || q.Value() <= 0 {
+			bad("containerLogMaxSize", v, `must be a positive quantity such as "10Mi"`)
+		} else {
+			k.ContainerLogMaxSize = q.Value()
+		}
+	}
+	if v, ok := kc["containerLogMaxFiles"]; ok {
+		if n, ok := wholeNumber(v); ok && n >= 2 {
+			k.ContainerLogMaxFiles = int(n)
+		} else {
+			bad("containerLogMaxFiles", v, "must be a whole number of at least 2")
 		}
 	}
 	if v, ok := kc["evictionHard"]; ok {

@@ -11,8 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,7 +85,7 @@ func (c *Config) defaults() {
 	if c.Resync <= 0 {
 		c.Resync = d.Resync
 	}
-	if c.ImageGCHigh <= 0 {
+	if c.ImageGCHigh <= 0 && c.ImageGCLow <= 0 {
 		c.ImageGCHigh, c.ImageGCLow = d.ImageGCHigh, d.ImageGCLow
 	}
 }
@@ -152,7 +154,7 @@ func New(cfg Config, b *bus.Bus) *Module {
 		vols:    volume.Manager{Root: cfg.PodsDir},
 		backoff: flowcontrol.NewBackOff(10*time.Second, 5*time.Minute),
 		workers: map[string]*worker{},
-		ready:   errors.New("edged has not started"),
+		ready:   errors.New("container runtime not checked yet"),
 	}
 }
 
@@ -383,6 +385,10 @@ func (m *Module) watchReadiness(ctx context.Context) {
 }
 
 func (m *Module) checkReady(ctx context.Context) error {
+	// No socket is a down runtime at once; the client would wait for it.
+	if socket := strings.TrimPrefix(m.cfg.Runtime.Endpoint, "unix://"); !exists(socket) {
+		return fmt.Errorf("container runtime is down: no containerd socket at %s", socket)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if _, err := m.rt.Version(ctx); err != nil {
@@ -396,6 +402,11 @@ func (m *Module) checkReady(ctx context.Context) error {
 		return fmt.Errorf("container runtime network not ready: %w", err)
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // network is the pod network, set up on first use that succeeds: at

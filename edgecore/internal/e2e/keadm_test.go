@@ -62,7 +62,7 @@ func TestKeadmJoinFile(t *testing.T) {
 			p := n.start(t)
 			// keadm enables edged; this host has no containerd, so the node
 			// registers not Ready and says why, as the kubelet does.
-			waitKube(t, "node registered", 5*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
+			waitKube(t, "node registered, not Ready for want of containerd", 15*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
 				node, err := c.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
 				return err == nil && readyMessage(node, "container runtime is down"), err
 			})

@@ -34,6 +34,7 @@ func setupServe(fs *flag.FlagSet) func([]string) error {
 //	/healthz    200 once readyAfter has passed since start, 503 before
 //	/env        the environment, sorted, one variable a line
 //	/file?path  the file's contents
+//	/ls?path    the names in the directory, sorted, one a line
 //	/procs?name processes named so, with their resident memory (procs.go)
 //	/kill?name  POST: SIGKILL to processes named so (procs.go)
 //	/           text
@@ -53,6 +54,7 @@ func serve(port int, readyAfter time.Duration, text string) error {
 		fmt.Fprint(w, sortedEnv())
 	})
 	mux.HandleFunc("GET /file", serveFile)
+	mux.HandleFunc("GET /ls", serveList)
 	mux.HandleFunc("GET /procs", serveProcs)
 	mux.HandleFunc("POST /kill", serveKill)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
@@ -83,6 +85,17 @@ func serveFile(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Write(data)
+	}
+}
+
+func serveList(w http.ResponseWriter, r *http.Request) {
+	entries, err := os.ReadDir(r.URL.Query().Get("path"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	for _, e := range entries { // ReadDir sorts by name
+		fmt.Fprintln(w, e.Name())
 	}
 }
 

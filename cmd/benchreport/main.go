@@ -245,10 +245,7 @@ var notes = map[string]string{
 		"(the real boot path, including U-Boot's default 2 s autoboot delay). Both end at `edgegate: ready`, after modules, devices and the data partition, " +
 		"on the image without the container runtime. `Containerd` boots the image with it: QEMU start → containerd healthy, and container create → first output. " +
 		"`Image/<board>` builds the image with packages cached (without the runtime; `ContainerdImage` with it): image-MiB is the partitioned size, nonzero-MiB what a flash or a compressed download carries. " +
-		"`InitExecToServices` is init exec → every configured service started (containerd's own start excluded); `InitRSS` is init's resident memory 60 s after boot. " +
-		"`PodStart` runs 20 pods one after another on an arm64 gateway (512 MiB, TCG) with the image present: pod created in the API server → the cloud sees its container running " +
-		"(p50, p90; KubeEdge publishes 1.69 s p50 including the cloud, on real hardware), next to the floor of the same path, created → the edge acknowledged the pod; " +
-		"and edgecore's resident memory idle and with 10 and 20 pods. `MaxPods` fills a 1 GiB arm64 gateway with pods ten at a time until a batch does not run.",
+		"`InitExecToServices` is init exec → every configured service started (containerd's own start excluded); `InitRSS` is init's resident memory 60 s after boot.",
 	"edgecore/bus": "KubeEdge's beehive on this kind of machine (2 vCPU): Send+Receive about 330 ns/op with 0 allocations, " +
 		"SendSync round trip about 4 µs with 13 allocations, SendToGroup to 3 modules about 3 µs. The target is at least twice as fast on each.",
 	"edgecore/internal/e2e": "The real `cmd/edgecore` binary against the test cloud on loopback (TLS, client certificates). " +

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"path/filepath"
 
 	"github.com/containerd/containerd/v2/pkg/oci"
 	v1 "k8s.io/api/core/v1"
@@ -69,19 +70,10 @@ func (m *Module) hostIP() string { return nodestatus.NodeIP(m.cfg.NodeIP) }
 // openLog opens the attempt's log file (kubelet's layout and limits).
 func (m *Module) openLog(pod *v1.Pod, container string, attempt int) (*containerlog.Writer, error) {
 	path := containerlog.Path(m.cfg.LogsDir, pod.Namespace, pod.Name, string(pod.UID), container, attempt)
-	if err := os.MkdirAll(dirOf(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("log directory: %w", err)
 	}
 	return containerlog.Open(path, m.cfg.Logs, nil)
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			return path[:i]
-		}
-	}
-	return "."
 }
 
 // newContainerID is a random containerd container ID, as the CRI's.

@@ -311,9 +311,14 @@ func ignoreNotFound(err error) error {
 }
 
 // List returns edged's containers (those with a pod UID label) and their
-// states.
-func (r *Runtime) List(ctx context.Context) ([]Container, error) {
-	ctns, err := r.c.Containers(ctx, fmt.Sprintf("labels.%q", LabelPodUID))
+// states; those of one pod only when podUID is set (containerd filters
+// them: a pod's sync must not cost a query per container of the node).
+func (r *Runtime) List(ctx context.Context, podUID string) ([]Container, error) {
+	filter := fmt.Sprintf("labels.%q", LabelPodUID)
+	if podUID != "" {
+		filter = fmt.Sprintf("labels.%q==%q", LabelPodUID, podUID)
+	}
+	ctns, err := r.c.Containers(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}

@@ -82,7 +82,7 @@ func (m *Module) wanted() map[string]bool {
 func (m *Module) collectOrphans(ctx context.Context) error {
 	wanted := m.wanted()
 	lctx, cancel := context.WithTimeout(ctx, runtimeTimeout)
-	all, err := m.rt.List(lctx)
+	all, err := m.rt.List(lctx, "")
 	cancel()
 	if err != nil {
 		return err

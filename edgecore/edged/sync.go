@@ -48,7 +48,7 @@ const runtimeTimeout = 10 * time.Second
 func (m *Module) podInstances(ctx context.Context, uid string) (instances, error) {
 	ctx, cancel := context.WithTimeout(ctx, runtimeTimeout)
 	defer cancel()
-	all, err := m.rt.List(ctx)
+	all, err := m.rt.List(ctx, uid)
 	if err != nil {
 		return nil, err
 	}

@@ -118,7 +118,7 @@ func parseLine(line string) (result, bool) {
 
 func writeReport(w io.Writer, pkgs []*pkgResults, cpu string) {
 	fmt.Fprintf(w, "# edgegate benchmarks\n\n")
-	fmt.Fprintf(w, "Written by `make bench` on %s. Every figure below comes from that one run on this machine:\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "Written by `make bench` on %s. Every figure in the tables below comes from that one run on this machine (reference figures quoted under a heading are not, and say where they come from):\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	for _, l := range machine(cpu) {
 		fmt.Fprintf(w, "- %s\n", l)
 	}
@@ -132,6 +132,7 @@ func writeReport(w io.Writer, pkgs []*pkgResults, cpu string) {
 		if n, ok := notes[short]; ok {
 			fmt.Fprintf(w, "%s\n\n", n)
 		}
+		writeReferences(w, references[short])
 		for _, g := range groups(p.results) {
 			writeTable(w, g)
 			fmt.Fprintln(w)
@@ -237,24 +238,15 @@ func machine(cpu string) []string {
 	return ls
 }
 
-// notes say what each package's figures mean and what they are judged
-// against.
-var notes = map[string]string{
-	"qemu": "`Boot/<board>/floor` is QEMU start → the first line of a trivial init on the same kernel (the floor). " +
-		"`direct` boots the image's kernel and initramfs with -kernel/-initrd; `u-boot` boots the whole disk through U-Boot " +
-		"(the real boot path, including U-Boot's default 2 s autoboot delay). Both end at `edgegate: ready`, after modules, devices and the data partition, " +
-		"on the image without the container runtime. `Containerd` boots the image with it: QEMU start → containerd healthy, and container create → first output. " +
-		"`Image/<board>` builds the image with packages cached (without the runtime; `ContainerdImage` with it): image-MiB is the partitioned size, nonzero-MiB what a flash or a compressed download carries. " +
-		"`InitExecToServices` is init exec → every configured service started (containerd's own start excluded); `InitRSS` is init's resident memory 60 s after boot.",
-	"edgecore/bus": "KubeEdge's beehive on this kind of machine (2 vCPU): Send+Receive about 330 ns/op with 0 allocations, " +
-		"SendSync round trip about 4 µs with 13 allocations, SendToGroup to 3 modules about 3 µs. The target is at least twice as fast on each.",
-	"edgecore/internal/e2e": "The real `cmd/edgecore` binary against the test cloud on loopback (TLS, client certificates). " +
-		"KubeEdge's own edgecore: a 101 MB binary idling at about 115 MiB RSS, connected 0.1–0.4 s after exec. " +
-		"CloudToAck sends one message at a time and waits for its ack (msgs/s is 1/latency); with KubeEdge's default write limit (30/s, burst 60) the limit dominates. " +
-		"The test cloud behind these applies the edge's requests to a real kube-apiserver v1.32.13 and etcd 3.5.16, as cloudcore's edgecontroller does. " +
-		"`ExecToNode`: exec of a node joining for the first time (token, certificate, registration) → the Node object in the apiserver and → Ready, medians; " +
-		"reference (not this run): upstream edgecore v1.23.1 against a stock cloudcore took 1.47 s and 1.74 s. " +
-		"`IdleNodeTraffic`: an idle registered node per hour, from 60 s with the kubelet timers 10× KubeEdge's defaults (keepalives at the default 15 s); " +
-		"the reference is upstream's 360 lease renewals + 12 status reports = 372 apiserver writes per hour.",
-	"edgecore/metamanager": "bbolt with fsync on every committed transaction; Batched commits 100 rows per transaction (figures per row).",
+// writeReferences lists the upstream figures a package is judged against,
+// each with its source, apart from the figures of this run.
+func writeReferences(w io.Writer, refs []reference) {
+	if len(refs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Reference figures, not measured in this run:\n\n")
+	for _, r := range refs {
+		fmt.Fprintf(w, "- %s (source: %s)\n", r.text, r.source)
+	}
+	fmt.Fprintln(w)
 }

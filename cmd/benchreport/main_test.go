@@ -1,0 +1,83 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+goarch: amd64
+pkg: github.com/edgegate/edgegate/edgecore/bus
+cpu: Test CPU @ 2.00GHz
+BenchmarkSendReceive-2   	 1000000	       120.5 ns/op	       0 B/op	       0 allocs/op
+PASS
+pkg: github.com/edgegate/edgegate/qemu
+BenchmarkPodStart-2   	       1	         0 ns/op	        10.20 start-p50-s	        19.80 start-p90-s
+`
+
+func TestParseKeepsPackagesAndMetrics(t *testing.T) {
+	pkgs, cpu, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu != "Test CPU @ 2.00GHz" {
+		t.Errorf("cpu = %q", cpu)
+	}
+	if len(pkgs) != 2 || len(pkgs[0].results) != 1 || len(pkgs[1].results) != 1 {
+		t.Fatalf("parsed %d packages: %+v", len(pkgs), pkgs)
+	}
+	pod := pkgs[1].results[0]
+	if pod.name != "PodStart" {
+		t.Errorf("name = %q, want the GOMAXPROCS suffix dropped", pod.name)
+	}
+	for _, m := range pod.metrics {
+		if m.unit == "ns/op" {
+			t.Errorf("a zeroed ns/op is reported: %+v", pod.metrics)
+		}
+	}
+	if len(pod.metrics) != 2 {
+		t.Errorf("metrics = %+v, want start-p50-s and start-p90-s", pod.metrics)
+	}
+}
+
+// Reference figures are upstream's, quoted from elsewhere: the report must
+// set them apart from the figures of the run, each with its source.
+func TestReportSetsReferenceFiguresApart(t *testing.T) {
+	pkgs, cpu, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	writeReport(&b, pkgs, cpu)
+	out := b.String()
+	bus := section(out, "## edgecore/bus")
+	refAt := strings.Index(bus, "Reference figures, not measured in this run:")
+	if refAt < 0 {
+		t.Fatalf("edgecore/bus section has no reference heading:\n%s", bus)
+	}
+	if !strings.Contains(bus[refAt:], "330 ns/op") || !strings.Contains(bus[refAt:], "(source: ") {
+		t.Errorf("beehive's figure is not under the reference heading with a source:\n%s", bus)
+	}
+	if strings.Contains(bus[:refAt], "330 ns/op") {
+		t.Errorf("beehive's figure appears among the figures of the run:\n%s", bus)
+	}
+	for pkg, refs := range references {
+		for _, r := range refs {
+			if r.source == "" {
+				t.Errorf("%s: reference %q has no source", pkg, r.text)
+			}
+		}
+	}
+}
+
+func section(report, heading string) string {
+	i := strings.Index(report, heading)
+	if i < 0 {
+		return ""
+	}
+	rest := report[i+len(heading):]
+	if j := strings.Index(rest, "\n## "); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}

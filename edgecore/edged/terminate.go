@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
+	"math"
 	"os"
-	"strconv"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -16,9 +14,15 @@ import (
 
 	"github.com/edgegate/edgegate/edgecore/containerd"
 	"github.com/edgegate/edgegate/edgecore/edged/containerlog"
+	"github.com/edgegate/edgegate/edgecore/edged/prober"
 	"github.com/edgegate/edgegate/edgecore/model"
 	"github.com/edgegate/edgegate/edgecore/nodestatus"
 )
+
+// hookHTTPTimeout bounds an httpGet hook that has no deadline of its own
+// (postStart): the kubelet waits without limit, but a hung endpoint must not
+// hold the pod's worker for ever.
+const hookHTTPTimeout = 30 * time.Second
 
 // minGrace is the kubelet's floor for a kill's grace period.
 const minGrace = 2 * time.Second
@@ -67,7 +71,7 @@ func (w *worker) runHook(ctx context.Context, pod *v1.Pod, c *v1.Container, id s
 			err = fmt.Errorf("exited %d: %s", code, out)
 		}
 	case h.HTTPGet != nil:
-		err = w.httpHook(ctx, c, h.HTTPGet)
+		err = w.httpHook(ctx, c, id, h.HTTPGet)
 	case h.Sleep != nil:
 		select {
 		case <-time.After(time.Duration(h.Sleep.Seconds) * time.Second):
@@ -79,35 +83,23 @@ func (w *worker) runHook(ctx context.Context, pod *v1.Pod, c *v1.Container, id s
 	}
 }
 
-func (w *worker) httpHook(ctx context.Context, c *v1.Container, a *v1.HTTPGetAction) error {
-	host := a.Host
-	if host == "" {
-		host = w.podIP()
+// httpHook runs an httpGet lifecycle handler with the prober's HTTP client,
+// so a hook and a probe of the same endpoint see the same request (host,
+// named port, headers, redirects, status judgement). It may use what is
+// left of ctx's deadline (the grace period for preStop), else
+// hookHTTPTimeout.
+func (w *worker) httpHook(ctx context.Context, c *v1.Container, id string, a *v1.HTTPGetAction) error {
+	timeout := hookHTTPTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
 	}
-	port := a.Port.IntValue()
-	if port == 0 {
-		for _, p := range c.Ports {
-			if p.Name == a.Port.StrVal {
-				port = int(p.ContainerPort)
-			}
-		}
+	p := &v1.Probe{
+		ProbeHandler:   v1.ProbeHandler{HTTPGet: a},
+		TimeoutSeconds: int32(max(1, math.Ceil(timeout.Seconds()))),
 	}
-	scheme := "http"
-	if a.Scheme == v1.URISchemeHTTPS {
-		scheme = "https"
-	}
-	url := fmt.Sprintf("%s://%s%s", scheme, net.JoinHostPort(host, strconv.Itoa(port)), a.Path)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	result, msg := prober.Once(ctx, p, prober.Target{PodIP: w.podIP(), ContainerID: id, Container: c}, nil)
+	if result != prober.Success {
+		return fmt.Errorf("httpGet %s: %s", a.Path, msg)
 	}
 	return nil
 }

@@ -24,7 +24,9 @@ const startPods = 20
 // the same path: created → the edge acknowledged the pod (the cloud's
 // delivery and the link, no container work). It also reports edgecore's
 // resident memory idle and with 10 and 20 pods running (read from /proc by
-// a hostPID pod), and the pods' count.
+// a hostPID pod), and the memory of one container's shim with 20 pods: its
+// resident set, and its proportional share (what one more pod costs, since
+// the shims share the pages of one binary).
 func BenchmarkPodStart(b *testing.B) {
 	c := newPodCluster(b)
 	n := bootPodNodeWith(b, c, boards.QEMUArm64(), nodeSettings{prefix: "gw-bench"})
@@ -52,12 +54,15 @@ func BenchmarkPodStart(b *testing.B) {
 	}
 	b.StopTimer()
 	rss20 := n.edgecoreRSS(b)
+	shimRSS, shimPSS := n.shimMemory(b)
 	b.ReportMetric(percentile(start, 50), "start-p50-s")
 	b.ReportMetric(percentile(start, 90), "start-p90-s")
 	b.ReportMetric(percentile(ack, 50), "ack-floor-p50-s")
 	b.ReportMetric(rssIdle, "edgecore-rss-idle-MiB")
 	b.ReportMetric(rss10, "edgecore-rss-10pods-MiB")
 	b.ReportMetric(rss20, "edgecore-rss-20pods-MiB")
+	b.ReportMetric(shimRSS, "shim-rss-MiB-each")
+	b.ReportMetric(shimPSS, "shim-pss-MiB-each")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -159,6 +164,39 @@ func (n *podNode) edgecoreRSS(t testing.TB) float64 {
 		t.Fatalf("/procs?name=edgecore answered %q", body)
 	}
 	return kb / 1024
+}
+
+// shimComm is the command name of a container's shim: the runc v2 shim
+// re-executes the edgegate-containerd binary, and comm keeps 15 bytes.
+const shimComm = "edgegate-contai"
+
+// shimMemory returns the mean resident set and proportional set of the
+// gateway's shims in MiB. The daemon runs under the name containerd, so
+// every process of that command name is a shim.
+func (n *podNode) shimMemory(t testing.TB) (rss, pss float64) {
+	t.Helper()
+	body, ok := n.webGet(t, "/procs?name="+shimComm)
+	if !ok {
+		t.FailNow()
+	}
+	var count int
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			t.Fatalf("/procs?name=%s answered %q", shimComm, body)
+		}
+		r, err1 := strconv.ParseFloat(f[1], 64)
+		p, err2 := strconv.ParseFloat(f[2], 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("/procs?name=%s answered %q", shimComm, body)
+		}
+		rss, pss, count = rss+r, pss+p, count+1
+	}
+	if count == 0 {
+		t.Fatalf("no shim process (%s) on the gateway", shimComm)
+	}
+	t.Logf("%d shims: %.1f MiB resident, %.1f MiB proportional each", count, rss/1024/float64(count), pss/1024/float64(count))
+	return rss / 1024 / float64(count), pss / 1024 / float64(count)
 }
 
 // percentile of xs (nearest rank).

@@ -14,8 +14,10 @@ import (
 // with hostPID they show the gateway's own processes, which is how the
 // tests read edgecore's memory and restart it the hard way.
 
-// serveProcs answers GET /procs?name=N with "<pid> <VmRSS kB>" for every
-// process whose command name is N.
+// serveProcs answers GET /procs?name=N with "<pid> <VmRSS kB> <Pss kB>"
+// for every process whose command name is N. Pss shares the pages of a
+// binary that several processes map among them, which is what one more
+// process of the same binary really costs.
 func serveProcs(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
 	if name == "" {
@@ -23,7 +25,7 @@ func serveProcs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, pid := range pidsNamed(name) {
-		fmt.Fprintf(w, "%d %s\n", pid, rssKB(pid))
+		fmt.Fprintf(w, "%d %s %s\n", pid, statusKB(pid, "status", "VmRSS:"), statusKB(pid, "smaps_rollup", "Pss:"))
 	}
 }
 
@@ -64,14 +66,15 @@ func pidsNamed(name string) []int {
 	return pids
 }
 
-// rssKB is the VmRSS of pid in kB, or "?".
-func rssKB(pid int) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// statusKB is the kB figure of the line starting with key in
+// /proc/<pid>/<file>, or "?".
+func statusKB(pid int, file, key string) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
 		return "?"
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			return strings.TrimSuffix(strings.TrimSpace(v), " kB")
 		}
 	}

@@ -11,7 +11,7 @@ var notes = map[string]string{
 		"`InitExecToServices` is init exec → every configured service started (containerd's own start excluded); `InitRSS` is init's resident memory 60 s after boot. " +
 		"`PodStart` runs 20 pods one after another on an arm64 gateway (512 MiB, TCG) with the image present: pod created in the API server → the cloud sees its container running " +
 		"(p50, p90), next to the floor of the same path, created → the edge acknowledged the pod; " +
-		"and edgecore's resident memory idle and with 10 and 20 pods. `MaxPods` fills a 1 GiB arm64 gateway with pods ten at a time until a batch does not run.",
+		"and edgecore's resident memory idle and with 10 and 20 pods, and one container shim's memory with 20 pods (resident, and proportional: what one more pod costs, since the shims share one binary). `MaxPods` fills a 1 GiB arm64 gateway with pods ten at a time until a batch does not run.",
 	"edgecore/bus": "Send+Receive, SendSync round trips and SendToGroup on the in-process bus. The target is at least twice as fast as beehive on each.",
 	"edgecore/internal/e2e": "The real `cmd/edgecore` binary against the test cloud on loopback (TLS, client certificates). " +
 		"CloudToAck sends one message at a time and waits for its ack (msgs/s is 1/latency); with KubeEdge's default write limit (30/s, burst 60) the limit dominates. " +

@@ -37,10 +37,12 @@ var binary string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	benchmarking := false
 	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
 		// The test cloud logs as cloudcore does; in the middle of a
 		// benchmark's result line that would break the report.
 		klog.SetLogger(logr.Discard())
+		benchmarking = true
 	}
 	dir, err := os.MkdirTemp("", "edgecore-e2e")
 	if err != nil {
@@ -48,7 +50,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "edgecore")
-	build := exec.Command("go", "build", "-trimpath", "-tags", image.BuildTags, "-ldflags=-s -w", "-o", binary, "github.com/edgegate/edgegate/cmd/edgecore")
+	build := exec.Command("go", buildArgs(benchmarking)...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build edgecore:", err)
@@ -59,6 +61,20 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// buildArgs builds edgecore with the race detector for the tests, so a race
+// in the real binary under the suite's traffic fails the test that drove
+// it; benchmarks measure the binary as the gateway runs it.
+func buildArgs(benchmarking bool) []string {
+	args := []string{"build", "-trimpath", "-tags", image.BuildTags, "-ldflags=-s -w", "-o", binary}
+	if !benchmarking {
+		args = append(args, "-race")
+	}
+	return append(args, "github.com/edgegate/edgegate/cmd/edgecore")
+}
+
+// raceReport is what the race detector prints when it finds a race.
+const raceReport = "WARNING: DATA RACE"
 
 // kube is the Kubernetes API server behind every cloud of the suite,
 // started once: what the edge sends is applied to it as cloudcore does,
@@ -265,6 +281,9 @@ func (n *node) start(t testing.TB) *proc {
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop(t)
+		if strings.Contains(p.output(), raceReport) {
+			t.Errorf("the race detector found a data race in edgecore")
+		}
 		if t.Failed() {
 			t.Logf("edgecore output:\n%s", p.output())
 		}

@@ -42,6 +42,12 @@ func TestCloudOutageWithRestart(t *testing.T) {
 	createPod(t, n.name, "keep")
 	resource := model.BuildResource(testNamespace, model.ResourceTypePod, "keep")
 	waitAcked(t, cloud, n.name, resource, model.InsertOperation, 1)
+	// The lease is created about 10 s after connecting; the outage must
+	// find it there to show that renewals resume afterwards.
+	waitKube(t, "lease created", 30*time.Second, func(ctx context.Context, c kubernetes.Interface) (bool, error) {
+		_, err := getLease(t, n.name)
+		return err == nil, nil
+	})
 
 	down := outage()
 	t.Logf("cloud down for %s", down)

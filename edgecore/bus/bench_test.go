@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ func benchMessage() model.Message {
 	return model.Message{
 		Header:  model.Header{ID: "7d9c7c1e-3a5f-4a8e-9d4b-2f0c6b1e8a11", Timestamp: 1700000000000},
 		Router:  model.Route{Source: "edgecontroller", Group: "resource", Operation: "insert", Resource: "default/pod/nginx"},
-		Content: "x",
+		Content: json.RawMessage(`"x"`),
 	}
 }
 
@@ -52,6 +53,7 @@ func BenchmarkSendSync(b *testing.B) {
 	bus.AddModule("m")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	ok := json.RawMessage(`"OK"`)
 	go func() {
 		defer close(done)
 		for {
@@ -59,7 +61,7 @@ func BenchmarkSendSync(b *testing.B) {
 			if err != nil {
 				return
 			}
-			bus.SendResp(model.Message{Header: model.Header{ID: "r", ParentID: req.Header.ID}, Content: "OK"})
+			bus.SendResp(model.Message{Header: model.Header{ID: "r", ParentID: req.Header.ID}, Content: ok})
 		}
 	}()
 	ids := make([]string, 4096)

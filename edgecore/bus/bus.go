@@ -1,13 +1,29 @@
 // Package bus is edgecore's in-process message bus in the style of KubeEdge's
-// beehive: one buffered channel per module, named groups of modules,
-// fire-and-forget sends, and synchronous requests whose replies are matched by
-// parent message ID.
+// beehive: one queue per module, named groups of modules, fire-and-forget
+// sends, and synchronous requests whose replies are matched by parent
+// message ID.
 //
 // It differs from beehive where beehive loses messages or goroutines: a reply
 // slot is registered (and buffered) before a request is sent, so a reply that
 // arrives before the caller waits is kept; sends and receives end when the bus
 // closes instead of blocking forever; a message for an unknown module is
 // logged and counted, never a panic.
+//
+// Each module's queue is bounded twice: by count (1024 messages, beehive's
+// channel size) and by bytes (8 MiB by default, WithByteBudget), where a
+// message weighs model.Message.Size: its raw JSON content, its strings and
+// a fixed overhead. A message larger than the whole budget waits for an
+// empty queue and goes in alone. When a queue is full:
+//
+//   - Send, SendToGroup and the send of SendSync wait for room (SendSync
+//     no longer than its timeout): edge modules are trusted, and a status
+//     update must not be lost because a peer is briefly busy.
+//   - A Shedder (Bus.Shedding), the view the cloud link sends through,
+//     waits at most its shed wait (2 s by default), then drops the message,
+//     counts it per queue (Stats) and logs one warning per queue per 10 s.
+//     The link thus never blocks for long, memory stays bounded whatever
+//     the cloud sends, and the cloud sends an unacknowledged message again.
+//   - Replies (SendResp) never wait: each waiting request has its own slot.
 package bus
 
 import (
@@ -22,9 +38,14 @@ import (
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
-// DefaultChannelSize is the buffer of each module's channel (beehive's
-// ChannelSizeDefault).
+// DefaultChannelSize is the number of messages each module's queue holds
+// (beehive's ChannelSizeDefault).
 const DefaultChannelSize = 1024
+
+// DefaultByteBudget is the bytes each module's queue holds: one message at
+// edgehub's default frame limit (8 MiB), or the 1024 messages of the count
+// bound at 8 KiB each, a typical pod.
+const DefaultByteBudget = 8 << 20
 
 var (
 	// ErrUnknownModule is returned for a destination no module registered.
@@ -43,6 +64,7 @@ var (
 // Bus routes messages between modules. The zero value is not usable; call New.
 type Bus struct {
 	channelSize int
+	byteBudget  int64
 
 	mu     sync.Mutex             // serialises changes to routes
 	routes atomic.Pointer[routes] // copy-on-write, read without locks
@@ -59,13 +81,13 @@ type Bus struct {
 
 // routes is an immutable snapshot of who is registered.
 type routes struct {
-	modules map[string]chan model.Message
+	modules map[string]*queue
 	groups  map[string][]member
 }
 
 type member struct {
 	name string
-	ch   chan model.Message
+	q    *queue
 }
 
 // Option changes how New builds a Bus.
@@ -80,14 +102,23 @@ func WithChannelSize(n int) Option {
 	}
 }
 
+// WithByteBudget sets the bytes each module's queue holds.
+func WithByteBudget(n int64) Option {
+	return func(b *Bus) {
+		if n > 0 {
+			b.byteBudget = n
+		}
+	}
+}
+
 // New returns an empty, open bus.
 func New(opts ...Option) *Bus {
-	b := &Bus{channelSize: DefaultChannelSize, done: make(chan struct{})}
+	b := &Bus{channelSize: DefaultChannelSize, byteBudget: DefaultByteBudget, done: make(chan struct{})}
 	for _, o := range opts {
 		o(b)
 	}
 	b.pending.calls = make(map[string]*call)
-	b.routes.Store(&routes{modules: map[string]chan model.Message{}, groups: map[string][]member{}})
+	b.routes.Store(&routes{modules: map[string]*queue{}, groups: map[string][]member{}})
 	return b
 }
 
@@ -101,7 +132,7 @@ func (b *Bus) AddModule(name string) {
 		return
 	}
 	next := old.clone()
-	next.modules[name] = make(chan model.Message, b.channelSize)
+	next.modules[name] = newQueue(name, b.channelSize, b.byteBudget)
 	b.routes.Store(next)
 }
 
@@ -110,7 +141,7 @@ func (b *Bus) AddModuleGroup(name, group string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old := b.routes.Load()
-	ch, ok := old.modules[name]
+	q, ok := old.modules[name]
 	if !ok {
 		return fmt.Errorf("add %q to group %q: %w", name, group, ErrUnknownModule)
 	}
@@ -120,7 +151,7 @@ func (b *Bus) AddModuleGroup(name, group string) error {
 		}
 	}
 	next := old.clone()
-	next.groups[group] = append(append([]member(nil), old.groups[group]...), member{name: name, ch: ch})
+	next.groups[group] = append(append([]member(nil), old.groups[group]...), member{name: name, q: q})
 	b.routes.Store(next)
 	return nil
 }
@@ -155,40 +186,58 @@ func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
 // UnmatchedResponses counts responses for which no request was waiting.
 func (b *Bus) UnmatchedResponses() uint64 { return b.unmatched.Load() }
 
-// Send puts msg on module's channel, waiting while the channel is full. It
+// QueueStats describes one module's queue.
+type QueueStats struct {
+	Messages   int    `json:"messages"`   // waiting now
+	Bytes      int64  `json:"bytes"`      // their size (model.Message.Size)
+	ByteBudget int64  `json:"byteBudget"` // the most it holds
+	Shed       uint64 `json:"shed"`       // dropped by a Shedder: full for the whole shed wait
+}
+
+// Stats returns the state of every module's queue.
+func (b *Bus) Stats() map[string]QueueStats {
+	out := map[string]QueueStats{}
+	for name, q := range b.routes.Load().modules {
+		out[name] = QueueStats{Messages: len(q.ch), Bytes: q.bytes.inUse(), ByteBudget: q.bytes.limit, Shed: q.shed.total.Load()}
+	}
+	return out
+}
+
+// Shed counts the messages Shedders dropped, all queues together.
+func (b *Bus) Shed() uint64 {
+	var n uint64
+	for _, q := range b.routes.Load().modules {
+		n += q.shed.total.Load()
+	}
+	return n
+}
+
+// Send puts msg on module's queue, waiting while the queue is full. It
 // returns ErrUnknownModule (after logging and counting the drop) or ErrClosed.
 func (b *Bus) Send(module string, msg model.Message) error {
-	ch, ok := b.routes.Load().modules[module]
+	q, ok := b.routes.Load().modules[module]
 	if !ok {
 		return b.drop("module", module, &msg, ErrUnknownModule)
 	}
-	select {
-	case ch <- msg:
-		return nil
-	default:
-	}
-	select {
-	case ch <- msg:
-		return nil
-	case <-b.done:
-		return ErrClosed
-	}
+	return q.put(&msg, nil, b.done)
 }
 
 // Receive takes the next message for module, waiting until one arrives, ctx
 // ends or the bus closes.
 func (b *Bus) Receive(ctx context.Context, module string) (model.Message, error) {
-	ch, ok := b.routes.Load().modules[module]
+	q, ok := b.routes.Load().modules[module]
 	if !ok {
 		return model.Message{}, fmt.Errorf("receive for %q: %w", module, ErrUnknownModule)
 	}
 	select {
-	case msg := <-ch:
+	case msg := <-q.ch:
+		q.took(&msg)
 		return msg, nil
 	default:
 	}
 	select {
-	case msg := <-ch:
+	case msg := <-q.ch:
+		q.took(&msg)
 		return msg, nil
 	case <-ctx.Done():
 		return model.Message{}, ctx.Err()
@@ -205,15 +254,8 @@ func (b *Bus) SendToGroup(group string, msg model.Message) error {
 		return b.drop("group", group, &msg, ErrUnknownGroup)
 	}
 	for _, m := range members {
-		select {
-		case m.ch <- msg:
-			continue
-		default:
-		}
-		select {
-		case m.ch <- msg:
-		case <-b.done:
-			return ErrClosed
+		if err := m.q.put(&msg, nil, b.done); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -231,7 +273,7 @@ func (b *Bus) drop(kind, name string, msg *model.Message, err error) error {
 }
 
 func (r *routes) clone() *routes {
-	n := &routes{modules: make(map[string]chan model.Message, len(r.modules)+1), groups: make(map[string][]member, len(r.groups)+1)}
+	n := &routes{modules: make(map[string]*queue, len(r.modules)+1), groups: make(map[string][]member, len(r.groups)+1)}
 	for k, v := range r.modules {
 		n.modules[k] = v
 	}

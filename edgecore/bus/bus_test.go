@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -63,7 +64,7 @@ func TestRouting(t *testing.T) {
 				t.Fatalf("Dropped() = %d, want %d", b.Dropped(), tt.dropped)
 			}
 			for _, mod := range []string{"a", "b", "c", "d"} {
-				ch := b.routes.Load().modules[mod]
+				ch := b.routes.Load().modules[mod].ch
 				var got []string
 				for len(ch) > 0 {
 					m := <-ch
@@ -159,7 +160,7 @@ func echo(ctx context.Context, b *Bus, module string, reply func(req model.Messa
 }
 
 func answer(req model.Message) []model.Message {
-	return []model.Message{{Header: model.Header{ID: "r-" + req.Header.ID, ParentID: req.Header.ID}, Content: req.Header.ID}}
+	return []model.Message{{Header: model.Header{ID: "r-" + req.Header.ID, ParentID: req.Header.ID}, Content: json.RawMessage(req.Header.ID)}}
 }
 
 func TestSendSyncMatching(t *testing.T) {
@@ -172,12 +173,12 @@ func TestSendSyncMatching(t *testing.T) {
 	}{
 		{name: "reply matched by parent id", reply: answer, timeout: time.Second, want: "q1"},
 		{name: "reply before others", reply: func(req model.Message) []model.Message {
-			other := model.Message{Header: model.Header{ID: "x", ParentID: "someone-else"}, Content: "wrong"}
+			other := model.Message{Header: model.Header{ID: "x", ParentID: "someone-else"}, Content: json.RawMessage("wrong")}
 			return append([]model.Message{other}, answer(req)...)
 		}, timeout: time.Second, want: "q1"},
 		{name: "duplicate replies: first wins", reply: func(req model.Message) []model.Message {
 			second := answer(req)[0]
-			second.Content = "second"
+			second.Content = json.RawMessage("second")
 			return append(answer(req), second)
 		}, timeout: time.Second, want: "q1"},
 		{name: "no reply times out", reply: func(model.Message) []model.Message { return nil }, timeout: 20 * time.Millisecond, wantErr: ErrTimeout},
@@ -198,7 +199,7 @@ func TestSendSyncMatching(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
-			if err == nil && (got.Content != tt.want || got.Header.ParentID != "q1") {
+			if err == nil && (string(got.Content) != tt.want || got.Header.ParentID != "q1") {
 				t.Fatalf("reply %+v, want content %q parent q1", got, tt.want)
 			}
 			if b.pending.size() != 0 {
@@ -213,12 +214,12 @@ func TestSendSyncSetsSyncAndID(t *testing.T) {
 	go func() {
 		req, _ := b.Receive(context.Background(), "a")
 		if !req.Header.Sync || req.Header.ID == "" {
-			req.Content = "bad"
+			req.Content = json.RawMessage("bad")
 		}
 		b.SendResp(model.Message{Header: model.Header{ParentID: req.Header.ID}, Content: req.Content})
 	}()
-	got, err := b.SendSync("a", model.Message{Content: "ok"}, time.Second)
-	if err != nil || got.Content != "ok" {
+	got, err := b.SendSync("a", model.Message{Content: json.RawMessage("ok")}, time.Second)
+	if err != nil || string(got.Content) != "ok" {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 }
@@ -279,8 +280,8 @@ func TestNoLostReplies(t *testing.T) {
 			for i := c; i < total; i += callers {
 				id := fmt.Sprint(i)
 				r, err := b.SendSync(fmt.Sprint("s", i%servers), msg(id, "x"), 10*time.Second)
-				if err != nil || r.Content != id {
-					errs <- fmt.Errorf("round trip %d: reply %v, %v", i, r.Content, err)
+				if err != nil || string(r.Content) != id {
+					errs <- fmt.Errorf("round trip %d: reply %s, %v", i, r.Content, err)
 					return
 				}
 			}
@@ -319,7 +320,7 @@ func TestSendToGroupSync(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					echo(ctx, b, m, func(req model.Message) []model.Message {
-						return []model.Message{{Header: model.Header{ParentID: req.Header.ID}, Content: m}}
+						return []model.Message{{Header: model.Header{ParentID: req.Header.ID}, Content: json.RawMessage(m)}}
 					})
 				}()
 			}

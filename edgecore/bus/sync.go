@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -90,7 +91,7 @@ func prepareSync(msg *model.Message, timeout time.Duration) time.Duration {
 // the message ID. A timeout ≤ 0 means DefaultTimeout.
 func (b *Bus) SendSync(module string, msg model.Message, timeout time.Duration) (model.Message, error) {
 	timeout = prepareSync(&msg, timeout)
-	ch, ok := b.routes.Load().modules[module]
+	q, ok := b.routes.Load().modules[module]
 	if !ok {
 		return model.Message{}, b.drop("module", module, &msg, ErrUnknownModule)
 	}
@@ -101,7 +102,7 @@ func (b *Bus) SendSync(module string, msg model.Message, timeout time.Duration) 
 		return model.Message{}, err
 	}
 	c.timer.Reset(timeout)
-	resp, err := b.sendAndWait(ch, msg, c)
+	resp, err := b.sendAndWait(q, msg, c)
 	b.pending.remove(msg.Header.ID)
 	c.timer.Stop()
 	// After remove no reply can land any more. One may have landed
@@ -125,17 +126,9 @@ func (b *Bus) SendSync(module string, msg model.Message, timeout time.Duration) 
 	return resp, nil
 }
 
-func (b *Bus) sendAndWait(ch chan model.Message, msg model.Message, c *call) (model.Message, error) {
-	select {
-	case ch <- msg:
-	default:
-		select {
-		case ch <- msg:
-		case <-c.timer.C:
-			return model.Message{}, ErrTimeout
-		case <-b.done:
-			return model.Message{}, ErrClosed
-		}
+func (b *Bus) sendAndWait(q *queue, msg model.Message, c *call) (model.Message, error) {
+	if err := q.put(&msg, c.timer.C, b.done); err != nil {
+		return model.Message{}, timeoutIfNoRoom(err)
 	}
 	select {
 	case resp := <-c.replies:
@@ -184,12 +177,8 @@ func (b *Bus) SendToGroupSync(group string, msg model.Message, timeout time.Dura
 			msg.Router.Operation, msg.Router.Resource, group, msg.Header.ID, timeout, err)
 	}
 	for _, m := range members {
-		select {
-		case m.ch <- msg:
-		case <-c.timer.C:
-			return fail(ErrTimeout)
-		case <-b.done:
-			return fail(ErrClosed)
+		if err := m.q.put(&msg, c.timer.C, b.done); err != nil {
+			return fail(timeoutIfNoRoom(err))
 		}
 	}
 	replies := make([]model.Message, 0, len(members))
@@ -204,6 +193,15 @@ func (b *Bus) SendToGroupSync(group string, msg model.Message, timeout time.Dura
 		}
 	}
 	return replies, nil
+}
+
+// timeoutIfNoRoom reports a queue that stayed full until a request's
+// deadline as the request's timeout.
+func timeoutIfNoRoom(err error) error {
+	if errors.Is(err, errNoRoom) {
+		return ErrTimeout
+	}
+	return err
 }
 
 func (p *pending) size() int {

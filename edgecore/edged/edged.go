@@ -235,7 +235,7 @@ func (m *Module) listStored() error {
 		return err
 	}
 	if resp.Operation() == model.ResponseErrorOperation {
-		return fmt.Errorf("metamanager: %v", resp.Content)
+		return fmt.Errorf("metamanager: %s", resp.ContentText())
 	}
 	pods, bad := podList(&resp)
 	for _, err := range bad {

@@ -74,16 +74,8 @@ func parsePod(data []byte) (*v1.Pod, error) {
 // errors; the others still count.
 func podList(resp *model.Message) ([]*v1.Pod, []error) {
 	var values []string
-	if v, ok := resp.Content.([]string); ok {
-		values = v
-	} else {
-		data, err := resp.ContentData()
-		if err != nil {
-			return nil, []error{err}
-		}
-		if err := json.Unmarshal(data, &values); err != nil {
-			return nil, []error{fmt.Errorf("pod list: %w", err)}
-		}
+	if err := resp.DecodeContent(&values); err != nil {
+		return nil, []error{fmt.Errorf("pod list: %w", err)}
 	}
 	var pods []*v1.Pod
 	var bad []error

@@ -66,7 +66,7 @@ func (c client) do(resource, op string, content any, out any) error {
 		return &LocalError{Reason: fmt.Sprintf("%s %s: %v", op, resource, err)}
 	}
 	if resp.Operation() == model.ResponseErrorOperation {
-		return &LocalError{Reason: fmt.Sprintf("%s %s: %v", op, resource, resp.Content)}
+		return &LocalError{Reason: fmt.Sprintf("%s %s: %s", op, resource, resp.ContentText())}
 	}
 	data, err := resp.ContentData()
 	if err != nil {

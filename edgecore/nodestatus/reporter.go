@@ -46,6 +46,9 @@ type Config struct {
 	Readiness Readiness
 	// Target is the module requests go to: metamanager, as edged's bridge.
 	Target string
+	// StoreResetFor is how long the StoreReset condition stays True once
+	// the cloud has it (DefaultStoreResetFor).
+	StoreResetFor time.Duration
 }
 
 func (c *Config) defaults() {
@@ -120,7 +123,7 @@ func New(cfg Config, b Bus) *Reporter {
 		client: c,
 		builder: &nodeBuilder{
 			name: cfg.NodeName, labels: cfg.Labels, nodeIP: cfg.NodeIP, maxPods: cfg.MaxPods, board: cfg.Machine.Board(),
-			eviction: *cfg.Eviction, runtime: cfg.Runtime, readiness: cfg.Readiness,
+			eviction: *cfg.Eviction, runtime: cfg.Runtime, readiness: cfg.Readiness, storeResetFor: cfg.StoreResetFor,
 		},
 		lease: &leaseKeeper{client: c, node: cfg.NodeName, duration: cfg.LeaseDuration},
 		now:   time.Now,
@@ -196,7 +199,7 @@ func (r *Reporter) watchLink(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		if msg.Resource() == model.ResourceTypeNodeConnection && msg.Content == model.CloudConnected {
+		if state, _ := msg.ContentString(); msg.Resource() == model.ResourceTypeNodeConnection && state == model.CloudConnected {
 			select {
 			case r.linkUp <- struct{}{}:
 			default:

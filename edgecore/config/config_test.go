@@ -108,6 +108,11 @@ func TestBadConfigNamesFieldAndValue(t *testing.T) {
 		{"bad kind", "kind: Pod\n", []string{`kind: invalid value "Pod"`}},
 		{"bad heartbeat", "modules:\n  edgeHub:\n    heartbeat: -1\n", []string{`modules.edgeHub.heartbeat: invalid value "-1"`}},
 		{"bad server", "modules:\n  edgeHub:\n    websocket:\n      server: nohost\n", []string{`modules.edgeHub.websocket.server: invalid value "nohost"`}},
+		{"frame limit too small", "modules:\n  edgeHub:\n    websocket:\n      maxMessageSize: 1000\n", []string{
+			`modules.edgeHub.websocket.maxMessageSize: invalid value "1000": must be 65536 (64 KiB) to 67108864 (64 MiB) bytes`}},
+		{"frame limit too large", "modules:\n  edgeHub:\n    websocket:\n      maxMessageSize: 1073741824\n", []string{
+			`modules.edgeHub.websocket.maxMessageSize: invalid value "1073741824"`}},
+		{"frame limit not a number", "modules:\n  edgeHub:\n    websocket:\n      maxMessageSize: 8Mi\n", []string{"maxMessageSize"}},
 		{"quic", "modules:\n  edgeHub:\n    quic:\n      enable: true\n", []string{`modules.edgeHub.quic.enable: invalid value "true"`}},
 		{"relative db", "database:\n  dataSource: edge.db\n", []string{`database.dataSource: invalid value "edge.db": must be an absolute file path`}},
 		{"driver", "database:\n  driverName: mysql\n", []string{`database.driverName: invalid value "mysql"`}},

@@ -21,6 +21,11 @@ const (
 	DefaultKeyFile           = DefaultStateDir + "/certs/server.key"
 	DefaultRegisterNamespace = "default"
 	DefaultRootDirectory     = "/var/lib/kubelet"
+	// DefaultMaxMessageSize (modules.edgeHub.websocket.maxMessageSize) fits
+	// the largest Kubernetes object (etcd's 1.5 MiB) with room.
+	DefaultMaxMessageSize = 8 << 20
+	MinMaxMessageSize     = 64 << 10
+	MaxMaxMessageSize     = 64 << 20
 )
 
 // NewDefault returns the full default configuration, as printed by
@@ -51,7 +56,7 @@ func NewDefault() *EdgeCoreConfig {
 				TLSCertFile:        DefaultCertFile,
 				TLSPrivateKeyFile:  DefaultKeyFile,
 				Quic:               &Transport{Enable: false, HandshakeTimeout: 30, ReadDeadline: 15, Server: "127.0.0.1:10001", WriteDeadline: 15},
-				WebSocket:          &Transport{Enable: true, HandshakeTimeout: 30, ReadDeadline: 15, Server: "127.0.0.1:10000", WriteDeadline: 15},
+				WebSocket:          &WebSocket{Transport: Transport{Enable: true, HandshakeTimeout: 30, ReadDeadline: 15, Server: "127.0.0.1:10000", WriteDeadline: 15}, MaxMessageSize: DefaultMaxMessageSize},
 				HTTPServer:         "https://127.0.0.1:10002",
 				RotateCertificates: true,
 			},

@@ -10,7 +10,7 @@ import (
 
 	yamlv3 "gopkg.in/yaml.v3"
 
-	"github.com/edgegate/edgegate/edgecore/internal/atomicfile"
+	"github.com/edgegate/edgegate/init/atomicfile"
 )
 
 // SetFields sets string fields of the configuration file at path, as
@@ -38,10 +38,24 @@ func SetFields(path string, fields map[string]string) error {
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
 	}
-	if err := atomicfile.Write(path, out, mode); err != nil {
+	if err := atomicfile.WriteFile(path, out, mode); err != nil {
 		return fmt.Errorf("edit config: %w", err)
 	}
 	return nil
+}
+
+// EditFields is SetFields on a configuration held in memory: it returns
+// data with the fields set, comments and key order kept, and checks the
+// result still loads.
+func EditFields(data []byte, fields map[string]string) ([]byte, error) {
+	out, err := setFields(data, fields)
+	if err != nil {
+		return nil, fmt.Errorf("edit config: %w", err)
+	}
+	if _, err := Parse(out); err != nil {
+		return nil, fmt.Errorf("edit config: the edited file would not load: %w", err)
+	}
+	return out, nil
 }
 
 func setFields(data []byte, fields map[string]string) ([]byte, error) {

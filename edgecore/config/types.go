@@ -89,7 +89,7 @@ type EdgeHub struct {
 	TLSCertFile        string     `json:"tlsCertFile,omitempty"`
 	TLSPrivateKeyFile  string     `json:"tlsPrivateKeyFile,omitempty"`
 	Quic               *Transport `json:"quic,omitempty"`
-	WebSocket          *Transport `json:"websocket,omitempty"`
+	WebSocket          *WebSocket `json:"websocket,omitempty"`
 	Token              string     `json:"token"`
 	HTTPServer         string     `json:"httpServer,omitempty"`
 	RotateCertificates bool       `json:"rotateCertificates"`
@@ -104,6 +104,17 @@ type Transport struct {
 	ReadDeadline     int32  `json:"readDeadline,omitempty"`
 	Server           string `json:"server,omitempty"`
 	WriteDeadline    int32  `json:"writeDeadline,omitempty"`
+}
+
+// WebSocket is modules.edgeHub.websocket: KubeEdge's transport fields and
+// edgegate's own maxMessageSize.
+type WebSocket struct {
+	Transport
+	// MaxMessageSize is the largest frame from the cloud edgecore takes, in
+	// bytes (default 8 MiB, 64 KiB to 64 MiB). A larger frame is read,
+	// dropped and counted; one over four times the limit ends the
+	// connection. It bounds the memory one cloud message can take.
+	MaxMessageSize int64 `json:"maxMessageSize,omitempty"`
 }
 
 // MetaManager is modules.metaManager.

@@ -68,6 +68,9 @@ func (c *EdgeCoreConfig) Validate() error {
 			v.check(h.WebSocket.HandshakeTimeout > 0, "modules.edgeHub.websocket.handshakeTimeout", h.WebSocket.HandshakeTimeout, "must be > 0 seconds")
 			v.check(h.WebSocket.ReadDeadline > 0, "modules.edgeHub.websocket.readDeadline", h.WebSocket.ReadDeadline, "must be > 0 seconds")
 			v.check(h.WebSocket.WriteDeadline > 0, "modules.edgeHub.websocket.writeDeadline", h.WebSocket.WriteDeadline, "must be > 0 seconds")
+			v.check(h.WebSocket.MaxMessageSize >= MinMaxMessageSize && h.WebSocket.MaxMessageSize <= MaxMaxMessageSize,
+				"modules.edgeHub.websocket.maxMessageSize", h.WebSocket.MaxMessageSize,
+				fmt.Sprintf("must be %d (64 KiB) to %d (64 MiB) bytes", MinMaxMessageSize, MaxMaxMessageSize))
 		}
 	}
 	if mm := m.MetaManager; mm != nil && mm.Enable {

@@ -35,6 +35,9 @@ type Stats struct {
 	Connects           atomic.Uint64
 	QueuedOffline      atomic.Uint64 // messages put in the outbox
 	RefusedOffline     atomic.Uint64 // sync requests answered "not connected"
+	SilentLinks        atomic.Uint64 // sessions ended by the read deadline (half-open links)
+	Confirmed          atomic.Uint64 // messages the cloud confirmed having read (by a pong)
+	Unconfirmed        atomic.Uint64 // messages a lost link left unconfirmed, handled as offline
 }
 
 // EdgeHub is the "websocket" module.
@@ -46,6 +49,7 @@ type EdgeHub struct {
 	stats Stats
 
 	onTokenUsed func() error
+	setClock    func(time.Time) error
 
 	mu      sync.Mutex
 	session *session // nil while offline
@@ -57,6 +61,11 @@ type Option func(*EdgeHub)
 // WithTokenUsed registers f to run after the join token has bought a
 // certificate; edgecore clears the token from its config file there.
 func WithTokenUsed(f func() error) Option { return func(h *EdgeHub) { h.onTokenUsed = f } }
+
+// WithClockSetter lets the certificate manager set the system clock
+// forward to the cloud's time when it is behind (see
+// edgehub/certificate); without it the clock is left alone.
+func WithClockSetter(f func(time.Time) error) Option { return func(h *EdgeHub) { h.setClock = f } }
 
 // New builds the module. db is edgecore's store; the outbox keeps its
 // tables there.
@@ -72,7 +81,7 @@ func New(cfg Config, b Bus, db *dbm.DB, opts ...Option) (*EdgeHub, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	box, err := outbox.Open(db, cfg.OutboxSize)
+	box, err := outbox.Open(db, outbox.Limits{Entries: cfg.OutboxSize, Bytes: cfg.OutboxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("edgehub: %w", err)
 	}
@@ -81,6 +90,7 @@ func New(cfg Config, b Bus, db *dbm.DB, opts ...Option) (*EdgeHub, error) {
 		NodeName: cfg.NodeName, HTTPServer: cfg.HTTPServer, Token: cfg.Token,
 		CAFile: cfg.TLSCAFile, CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSPrivateKeyFile,
 		Rotate: cfg.RotateCertificates, Timeout: cfg.HandshakeTimeout,
+		SetClock: h.setClock,
 	})
 	return h, nil
 }
@@ -95,6 +105,15 @@ func (h *EdgeHub) RestartPolicy() *core.RestartPolicy {
 
 // Stats exposes the counters.
 func (h *EdgeHub) Stats() *Stats { return &h.stats }
+
+// Queued counts the messages waiting in the persisted outbox, sent or not,
+// for the cloud to confirm.
+func (h *EdgeHub) Queued() int {
+	if h.box == nil {
+		return 0
+	}
+	return h.box.Len()
+}
 
 // Connected reports whether a session to the cloud is up.
 func (h *EdgeHub) Connected() bool {
@@ -153,6 +172,7 @@ func (h *EdgeHub) connectLoop(ctx context.Context) {
 		conn, err := link.Dial(ctx, link.Config{
 			Server: h.cfg.Server, ProjectID: h.cfg.ProjectID, NodeName: h.cfg.NodeName,
 			TLS: h.certs.ClientTLS(), HandshakeTimeout: h.cfg.HandshakeTimeout, WriteTimeout: h.cfg.WriteDeadline,
+			ReadTimeout: h.cfg.ReadDeadline, MaxMessage: h.cfg.MaxMessage,
 			QPS: h.cfg.MessageQPS, Burst: h.cfg.MessageBurst,
 		}, &h.stats.Link)
 		if err == nil {

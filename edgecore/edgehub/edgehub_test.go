@@ -2,6 +2,7 @@ package edgehub_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +26,9 @@ type rig struct {
 	stop  func()
 }
 
-func newRig(t *testing.T) *rig {
+// newRig starts a test cloud and edgehub connected to it; adjust changes
+// edgehub's configuration first.
+func newRig(t *testing.T, adjust ...func(cloud *testcloud.Cloud, cfg *edgehub.Config)) *rig {
 	t.Helper()
 	cloud := testcloud.ForTest(t, testcloud.Options{ResendInterval: time.Second, KeepaliveTimeout: 3 * time.Second})
 	tok, _ := cloud.Token(time.Hour)
@@ -34,6 +37,9 @@ func newRig(t *testing.T) *rig {
 		Enable: true, NodeName: node, Heartbeat: time.Second, Server: cloud.WSServer(),
 		HTTPServer: cloud.HTTPServer(), Token: tok,
 		TLSCAFile: filepath.Join(dir, "ca.crt"), TLSCertFile: filepath.Join(dir, "server.crt"), TLSPrivateKeyFile: filepath.Join(dir, "server.key"),
+	}
+	for _, f := range adjust {
+		f(cloud, &cfg)
 	}
 	db, err := dbm.Open(filepath.Join(dir, "edgecore.db"), dbm.Options{})
 	if err != nil {
@@ -154,9 +160,10 @@ func TestSendSyncResolvedByParentID(t *testing.T) {
 		t.Fatalf("reply %+v does not answer %s", resp, req.Header.ID)
 	}
 	// The cloud here has no API server and says so, in an ObjectResp.
-	body, ok := resp.Content.(map[string]any)
-	if _, hasObject := body["Object"]; !ok || !hasObject || body["Err"] == nil {
-		t.Fatalf("reply content %#v, want an ObjectResp", resp.Content)
+	var body map[string]any
+	err = resp.DecodeContent(&body)
+	if _, hasObject := body["Object"]; err != nil || !hasObject || body["Err"] == nil {
+		t.Fatalf("reply content %s, want an ObjectResp", resp.Content)
 	}
 	r.cloud.Inspect(func(v *testcloud.View) {
 		for _, u := range v.Upstream() {
@@ -256,11 +263,73 @@ func TestOfflineQueueDeliveredAfterReconnect(t *testing.T) {
 		var patches []string
 		for _, u := range v.Upstream() {
 			if u.Msg.Router.Operation == "patch" {
-				patches = append(patches, u.Msg.Content.(string))
+				s, _ := u.Msg.ContentString()
+				patches = append(patches, s)
 			}
 		}
 		if len(patches) != 1 || patches[0] != `{"status":{"n":2}}` {
 			t.Fatalf("patches delivered %q, want only the newest", patches)
 		}
 	})
+}
+
+// The frame limit is modules.edgeHub.websocket.maxMessageSize: a frame
+// over it is dropped and counted, one under it is delivered, the link
+// stays.
+func TestFrameLimitFromConfig(t *testing.T) {
+	const limit = 64 << 10
+	r := newRig(t, func(_ *testcloud.Cloud, cfg *edgehub.Config) { cfg.MaxMessage = limit })
+	r.waitConnected(t)
+	frame := func(id string, size int) []byte {
+		head := `{"header":{"msg_id":"` + id + `","timestamp":1},"route":{"source":"edgecontroller","group":"resource","operation":"insert","resource":"a/configmap/c"},"content":"`
+		return []byte(head + strings.Repeat("x", size-len(head)-2) + `"}`)
+	}
+	if err := r.cloud.SendRaw(node, frame("over", limit+1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cloud.SendRaw(node, frame("under", limit)); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.next(t); got.Header.ID != "under" {
+		t.Fatalf("got %s, want the frame of exactly the limit", got.Header.ID)
+	}
+	if n := r.hub.Stats().Link.DroppedOversize.Load(); n != 1 {
+		t.Fatalf("DroppedOversize = %d, want 1", n)
+	}
+	r.cloud.Inspect(func(v *testcloud.View) {
+		if v.Connects(node) != 1 {
+			t.Fatalf("%d connects; an oversized frame must not cut the link", v.Connects(node))
+		}
+	})
+}
+
+// With room for one unconfirmed message, each waits for the pong to the
+// one before: slower, but everything arrives, in order.
+func TestFullWindowWaitsForConfirmation(t *testing.T) {
+	r := newRig(t, func(_ *testcloud.Cloud, cfg *edgehub.Config) { cfg.WindowSize = 1 })
+	r.waitConnected(t)
+	const n = 20
+	for i := range n {
+		p := model.NewMessage("").BuildRouter("edged", model.MetaGroup, "default/podpatch/p", model.PatchOperation).
+			FillBody(fmt.Sprintf(`{"n":%d}`, i))
+		if err := r.bus.Send(model.EdgeHubModuleName, *p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.wait(t, "all patches", func(v *testcloud.View) bool { return countOp(v, "patch", "") == n })
+	r.cloud.Inspect(func(v *testcloud.View) {
+		i := 0
+		for _, u := range v.Upstream() {
+			if u.Msg.Router.Operation != "patch" {
+				continue
+			}
+			if got, _ := u.Msg.ContentString(); got != fmt.Sprintf(`{"n":%d}`, i) {
+				t.Fatalf("patch %d is %s", i, got)
+			}
+			i++
+		}
+	})
+	if c := r.hub.Stats().Confirmed.Load(); c < n-1 {
+		t.Fatalf("Confirmed = %d after %d patches through a one-message window", c, n)
+	}
 }

@@ -48,8 +48,24 @@ func TestFromConfigKeadmJoinFields(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, v[0], v[1])
 		}
 	}
-	if got.Heartbeat != 15*time.Second || got.MessageQPS != 30 || got.MessageBurst != 60 || !got.RotateCertificates {
+	if got.Heartbeat != 15*time.Second || got.MessageQPS != 30 || got.MessageBurst != 60 || !got.RotateCertificates ||
+		got.ReadDeadline != 15*time.Second || got.WriteDeadline != 15*time.Second || got.MaxMessage != 8<<20 {
 		t.Errorf("defaults not carried: %+v", got)
+	}
+}
+
+func TestFromConfigLinkSettings(t *testing.T) {
+	doc := keadmJoinConfig + "      readDeadline: 40\n      writeDeadline: 20\n      maxMessageSize: 2097152\n"
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ReadDeadline != 40*time.Second || got.WriteDeadline != 20*time.Second || got.MaxMessage != 2<<20 {
+		t.Fatalf("readDeadline %s, writeDeadline %s, maxMessageSize %d; want 40s, 20s, 2 MiB", got.ReadDeadline, got.WriteDeadline, got.MaxMessage)
 	}
 }
 

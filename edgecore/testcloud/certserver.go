@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // certHandler serves cloudhub's HTTPS port (10002): /ca.crt, /edge.crt and
-// /node/{name}, as in KUBEEDGE.md §4.
+// /node/{name}, as in KUBEEDGE.md §4. Replies carry the cloud's time in
+// Date, as net/http does for cloudcore.
 func (c *Cloud) certHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ca.crt", func(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +28,10 @@ func (c *Cloud) certHandler() http.Handler {
 		}
 		http.Error(w, "node not found", http.StatusNotFound)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", c.now().UTC().Format(http.TimeFormat))
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // serveEdgeCert signs the DER CSR in the body. Authentication is the bearer
@@ -62,8 +65,8 @@ func (c *Cloud) serveEdgeCert(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "fail to ParseCertificateRequest of edgenode: "+node+", "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	now := time.Now()
-	der, err := c.ca.sign(csr.Subject, csr.PublicKey, now.Add(-time.Minute), now.Add(c.opts.CertTTL), x509.ExtKeyUsageClientAuth, nil)
+	now := c.now() // valid from now, as cloudcore issues them: no slack for a slow edge clock
+	der, err := c.ca.sign(csr.Subject, csr.PublicKey, now, now.Add(c.opts.CertTTL), x509.ExtKeyUsageClientAuth, nil)
 	if err != nil {
 		http.Error(w, "sign: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -81,7 +84,7 @@ func (c *Cloud) verifyPeer(r *http.Request, node string) error {
 	leaf := r.TLS.PeerCertificates[0]
 	pool := x509.NewCertPool()
 	pool.AddCert(c.ca.cert)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: c.now()}); err != nil {
 		return err
 	}
 	if leaf.Subject.CommonName != "system:node:"+node {

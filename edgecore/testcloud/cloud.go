@@ -22,6 +22,10 @@ type Options struct {
 	CertTTL          time.Duration // edgeCertSigningDuration (365 days)
 	// HTTPAddr and WSAddr choose listen addresses; default 127.0.0.1:0.
 	HTTPAddr, WSAddr string
+	// ClockAhead sets the cloud's clock this far ahead of the host's
+	// (negative: behind), for tests of a gateway whose clock is wrong:
+	// certificates, tokens and Date headers follow it.
+	ClockAhead time.Duration
 	// Kube is the Kubernetes API server the cloud applies edge requests
 	// to and takes pods from, as cloudcore's edgecontroller. Without one,
 	// every edgecontroller request is answered 503 ServiceUnavailable.
@@ -68,6 +72,7 @@ type Cloud struct {
 	acks        map[string]int    // cloud msg_id → acks received
 	synced      map[string]string // resource → acked resourceVersion (ObjectSync)
 	connects    map[string]int
+	pings       map[string]int // websocket pings answered, per node
 	certsIssued int
 	apiWrites   int // writes made to the API server for edge requests
 
@@ -94,7 +99,7 @@ type Upstream struct {
 // Start creates the CA and serves both ports.
 func Start(opts Options) (*Cloud, error) {
 	opts.defaults()
-	ca, err := newAuthority()
+	ca, err := newAuthority(func() time.Time { return time.Now().Add(opts.ClockAhead) })
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +112,7 @@ func Start(opts Options) (*Cloud, error) {
 		changed:  make(chan struct{}),
 		stop:     make(chan struct{}),
 		sessions: map[string]*session{}, queues: map[string]*nodeQueue{},
-		acks: map[string]int{}, synced: map[string]string{}, connects: map[string]int{},
+		acks: map[string]int{}, synced: map[string]string{}, connects: map[string]int{}, pings: map[string]int{},
 		tracked: map[string]bool{}, location: map[string]map[string]bool{},
 		httpAddr: opts.HTTPAddr, wsAddr: opts.WSAddr,
 	}
@@ -127,6 +132,7 @@ func (c *Cloud) Up() error {
 	httpLn, err := tls.Listen("tcp", c.httpAddr, &tls.Config{
 		Certificates: []tls.Certificate{c.serverCert},
 		ClientAuth:   tls.RequestClientCert,
+		Time:         c.now,
 	})
 	if err != nil {
 		return fmt.Errorf("cloud https listen: %w", err)
@@ -137,6 +143,7 @@ func (c *Cloud) Up() error {
 		Certificates: []tls.Certificate{c.serverCert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
+		Time:         c.now,
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256},
 	})
@@ -181,6 +188,9 @@ func (c *Cloud) Close() {
 	c.Down()
 	c.stopOnce.Do(func() { close(c.stop) })
 }
+
+// now is the cloud's clock (see Options.ClockAhead).
+func (c *Cloud) now() time.Time { return c.ca.now() }
 
 // HTTPServer is the value for modules.edgeHub.httpServer.
 func (c *Cloud) HTTPServer() string { return "https://" + c.httpAddr }
@@ -244,6 +254,9 @@ func (v *View) Connected(node string) bool { _, ok := v.c.sessions[node]; return
 
 // Connects counts sessions node has opened.
 func (v *View) Connects(node string) int { return v.c.connects[node] }
+
+// Pings counts the websocket pings node sent, all answered.
+func (v *View) Pings(node string) int { return v.c.pings[node] }
 
 // Acks counts acks for a downstream msg_id.
 func (v *View) Acks(id string) int { return v.c.acks[id] }

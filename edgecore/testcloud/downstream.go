@@ -125,7 +125,7 @@ func PodMessage(op, namespace, name, uid, resourceVersion string, spec map[strin
 	m := model.NewMessage("")
 	m.BuildRouter(model.EdgeControllerModuleName, model.ResourceGroup, model.BuildResource(namespace, model.ResourceTypePod, name), op)
 	m.SetResourceVersion(resourceVersion)
-	m.Content = pod
+	m.FillBody(pod)
 	return m
 }
 

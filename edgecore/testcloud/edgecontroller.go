@@ -91,16 +91,14 @@ func response(req *model.Message, content any, rv string) *model.Message {
 }
 
 // wire turns content into the JSON a cloudcore reply carries, so the
-// message holds exactly what the edge will read.
-func wire(content any) any {
-	if s, ok := content.(string); ok {
-		return s
-	}
+// message holds exactly what the edge will read; content that does not
+// encode becomes a text saying so.
+func wire(content any) json.RawMessage {
 	b, err := json.Marshal(content)
 	if err != nil {
-		return fmt.Sprintf("marshal reply: %v", err)
+		b, _ = json.Marshal(fmt.Sprintf("marshal reply: %v", err))
 	}
-	return json.RawMessage(b)
+	return b
 }
 
 // errorReply is cloudcore's nodeMsgResponse: a text body on the node
@@ -110,7 +108,7 @@ func errorReply(req *model.Message, res model.Resource, text string) *model.Mess
 	resp := model.NewMessage(req.ID())
 	resp.BuildRouter(model.EdgeControllerModuleName, model.ResourceGroup,
 		model.BuildResource(res.Namespace, model.ResourceTypeNode, res.Name), model.ResponseOperation)
-	resp.Content = text
+	resp.Content = wire(text)
 	return resp
 }
 
@@ -224,7 +222,7 @@ func (c *Cloud) patchStatus(ctx context.Context, res model.Resource, msg *model.
 // DeleteOptions, or (older edges) the pod UID as a string.
 func (c *Cloud) deletePod(ctx context.Context, res model.Resource, msg *model.Message) *model.Message {
 	opts := metav1.DeleteOptions{}
-	if uid, ok := msg.Content.(string); ok {
+	if uid, ok := msg.ContentString(); ok {
 		var zero int64
 		opts.GracePeriodSeconds = &zero
 		opts.Preconditions = metav1.NewUIDPreconditions(uid)

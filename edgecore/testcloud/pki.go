@@ -24,15 +24,18 @@ import (
 )
 
 // authority is the cloud CA. cloudcore signs join JWTs with the CA key's DER
-// bytes as the HMAC key.
+// bytes as the HMAC key. Like cloudcore (pkg/security/certs), it makes
+// every certificate valid from the moment it signs it, by its own clock:
+// a gateway whose clock is behind sees them as not valid yet.
 type authority struct {
 	cert   *x509.Certificate
 	der    []byte
 	key    *ecdsa.PrivateKey
 	keyDER []byte
+	now    func() time.Time // the cloud's clock
 }
 
-func newAuthority() (*authority, error) {
+func newAuthority(now func() time.Time) (*authority, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("CA key: %w", err)
@@ -40,8 +43,8 @@ func newAuthority() (*authority, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "KubeEdge"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(100 * 365 * 24 * time.Hour),
+		NotBefore:             now(),
+		NotAfter:              now().Add(100 * 365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -58,7 +61,7 @@ func newAuthority() (*authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &authority{cert: cert, der: der, key: key, keyDER: keyDER}, nil
+	return &authority{cert: cert, der: der, key: key, keyDER: keyDER, now: now}, nil
 }
 
 func serial() *big.Int {
@@ -88,8 +91,8 @@ func (a *authority) serverCert() (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	der, err := a.sign(pkix.Name{CommonName: "cloudcore"}, key.Public(), time.Now().Add(-time.Hour),
-		time.Now().Add(365*24*time.Hour), x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 0, 2, 2)})
+	der, err := a.sign(pkix.Name{CommonName: "cloudcore"}, key.Public(), a.now(),
+		a.now().Add(365*24*time.Hour), x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 0, 2, 2)})
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("server certificate: %w", err)
 	}
@@ -100,7 +103,7 @@ func (a *authority) serverCert() (tls.Certificate, error) {
 func (a *authority) token(ttl time.Duration) (string, error) {
 	sum := sha256.Sum256(a.der)
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"exp": time.Now().Add(ttl).Unix(),
+		"exp": a.now().Add(ttl).Unix(),
 	}).SignedString(a.keyDER)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
@@ -114,7 +117,7 @@ func (a *authority) verifyToken(s string) error {
 			return nil, fmt.Errorf("unexpected signing method %v", t.Header["alg"])
 		}
 		return a.keyDER, nil
-	}, jwt.WithExpirationRequired())
+	}, jwt.WithExpirationRequired(), jwt.WithTimeFunc(a.now))
 	return err
 }
 

@@ -63,6 +63,7 @@ func (c *Cloud) wsHandler() http.Handler {
 		}
 		conn.SetReadLimit(maxFrame)
 		s := &session{cloud: c, node: node, conn: conn, done: make(chan struct{}), requests: make(chan *model.Message, requestQueue)}
+		conn.SetPingHandler(s.answerPing)
 		// cloudhub only reads frames from connections used for messages.
 		if r.Header.Get("ConnectionUse") != "msg" {
 			klog.Warningf("testcloud: %s connected without ConnectionUse: msg; not serving", node)
@@ -110,6 +111,19 @@ func (s *session) close(reason error) {
 		}
 		s.conn.Close()
 	})
+}
+
+// answerPing does with a websocket ping what cloudhub's websocket library
+// (gorilla's default handler) does: a pong with the same bytes, written
+// from the read loop, so it follows every frame read before the ping.
+// cloudhub sends no pings of its own and answers no keepalive message.
+func (s *session) answerPing(data string) error {
+	s.cloud.mu.Lock()
+	s.cloud.pings[s.node]++
+	s.cloud.notifyLocked()
+	s.cloud.mu.Unlock()
+	_ = s.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	return nil
 }
 
 func (s *session) write(msg *model.Message) error {
@@ -164,7 +178,7 @@ func (c *Cloud) handleUpstream(s *session, msg *model.Message) {
 		c.ack(s.node, msg)
 		return
 	case model.ResponseErrorOperation:
-		klog.Warningf("testcloud: %s reported error for %s: %v", s.node, msg.ParentID(), msg.Content)
+		klog.Warningf("testcloud: %s reported error for %s: %s", s.node, msg.ParentID(), msg.ContentText())
 		return
 	}
 	if model.IsCloudSource(msg.Source()) {

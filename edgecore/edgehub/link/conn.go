@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
+	"github.com/edgegate/edgegate/edgecore/config"
 	"github.com/edgegate/edgegate/edgecore/model"
 )
 
@@ -29,13 +30,21 @@ type Config struct {
 	WriteTimeout     time.Duration // websocket.writeDeadline (15 s)
 	QPS              float64       // messageQPS (30)
 	Burst            int           // messageBurst (60)
-	// MaxMessage is the largest frame handed upward; larger ones are read,
-	// discarded and counted. The connection is cut only past 4×MaxMessage.
+	// ReadTimeout (websocket.readDeadline, 15 s) is how long the link may
+	// deliver nothing at all before it is declared dead. Pings every
+	// ReadTimeout/2 make a healthy cloud answer well within it.
+	ReadTimeout time.Duration
+	// MaxMessage (websocket.maxMessageSize) is the largest frame handed
+	// upward; larger ones are read, discarded and counted. The connection
+	// is cut only past 4×MaxMessage.
 	MaxMessage int
 }
 
-// DefaultMaxMessage fits the largest Kubernetes object (etcd's 1.5 MiB) with room.
-const DefaultMaxMessage = 8 << 20
+// DefaultMaxMessage is the default of modules.edgeHub.websocket.maxMessageSize.
+const DefaultMaxMessage = config.DefaultMaxMessageSize
+
+// DefaultReadTimeout is KubeEdge's websocket.readDeadline default.
+const DefaultReadTimeout = 15 * time.Second
 
 func (c *Config) defaults() {
 	if c.HandshakeTimeout <= 0 {
@@ -43,6 +52,9 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 15 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
 	}
 	if c.QPS <= 0 {
 		c.QPS = 30
@@ -65,6 +77,7 @@ type Stats struct {
 	FramesIn, FramesOut atomic.Uint64
 	DroppedMalformed    atomic.Uint64
 	DroppedOversize     atomic.Uint64
+	PingsOut, PongsIn   atomic.Uint64
 }
 
 // Conn is one live websocket session.
@@ -74,6 +87,10 @@ type Conn struct {
 	limiter *rate.Limiter
 	stats   *Stats
 	wmu     sync.Mutex
+
+	pinged   atomic.Uint64 // sequence number of the last ping written
+	answered atomic.Uint64 // highest ping sequence number answered
+	answers  chan struct{} // cap 1: signalled when answered grows
 }
 
 // Dial connects and authenticates with the client certificate in cfg.TLS.
@@ -93,45 +110,52 @@ func Dial(ctx context.Context, cfg Config, stats *Stats) (*Conn, error) {
 		return nil, fmt.Errorf("dial %s: %w", cfg.URL(), err)
 	}
 	ws.SetReadLimit(int64(cfg.MaxMessage) * 4)
-	return &Conn{ws: ws, cfg: cfg, limiter: rate.NewLimiter(rate.Limit(cfg.QPS), cfg.Burst), stats: stats}, nil
+	c := &Conn{ws: ws, cfg: cfg, limiter: rate.NewLimiter(rate.Limit(cfg.QPS), cfg.Burst), stats: stats}
+	c.watchLiveness()
+	return c, nil
 }
 
-// Write sends one message as a JSON text frame, waiting for the rate limiter.
-func (c *Conn) Write(ctx context.Context, msg *model.Message) error {
+// Write sends one message as a JSON text frame, waiting for the rate
+// limiter, and returns the frame's size. A nil error means the frame went
+// into the connection, not that the cloud got it: only a pong to a later
+// Ping proves that.
+func (c *Conn) Write(ctx context.Context, msg *model.Message) (int, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
-		return fmt.Errorf("write %s: %w", msg.Header.ID, err)
+		return 0, fmt.Errorf("write %s: %w", msg.Header.ID, err)
 	}
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(msg); err != nil { // newline-terminated, as gorilla WriteJSON
-		return fmt.Errorf("write %s: encode: %w", msg.Header.ID, err)
+		return 0, fmt.Errorf("write %s: encode: %w", msg.Header.ID, err)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
 	if err := c.ws.WriteMessage(websocket.TextMessage, buf.Bytes()); err != nil {
-		return fmt.Errorf("write %s: %w", msg.Header.ID, err)
+		return buf.Len(), fmt.Errorf("write %s: %w", msg.Header.ID, err)
 	}
 	c.stats.FramesOut.Add(1)
-	return nil
+	return buf.Len(), nil
 }
 
 // Read returns the next well-formed message. Malformed and oversized frames
-// are logged, counted and skipped; only connection errors are returned.
+// are logged, counted and skipped; only connection errors are returned, an
+// ErrSilent one when the cloud sent nothing for ReadTimeout.
 func (c *Conn) Read() (*model.Message, error) {
 	for {
+		c.extendReadDeadline()
 		kind, r, err := c.ws.NextReader()
 		if err != nil {
-			return nil, fmt.Errorf("read: %w", err)
+			return nil, c.readError(err)
 		}
-		data, err := io.ReadAll(io.LimitReader(r, int64(c.cfg.MaxMessage)+1))
+		data, err := io.ReadAll(io.LimitReader(progressReader{r: r, c: c}, int64(c.cfg.MaxMessage)+1))
 		if err != nil {
-			return nil, fmt.Errorf("read: %w", err)
+			return nil, c.readError(err)
 		}
 		c.stats.FramesIn.Add(1)
 		if len(data) > c.cfg.MaxMessage {
-			n, err := io.Copy(io.Discard, r)
+			n, err := io.Copy(io.Discard, progressReader{r: r, c: c})
 			if err != nil {
-				return nil, fmt.Errorf("read: discarding oversized frame: %w", err)
+				return nil, fmt.Errorf("discarding oversized frame: %w", c.readError(err))
 			}
 			total := c.stats.DroppedOversize.Add(1)
 			klog.Warningf("edgehub: dropped a %d-byte frame from the cloud (limit %d); %d oversized frames dropped so far",
@@ -153,11 +177,14 @@ func (c *Conn) Read() (*model.Message, error) {
 	}
 }
 
-// Close closes the connection; a blocked Read returns.
+// Close closes the connection; a blocked Read or Write returns. The close
+// frame is skipped while a write is stuck (a dead link with full buffers):
+// waiting for it would delay the reconnect by up to the write deadline.
 func (c *Conn) Close() error {
-	c.wmu.Lock()
-	c.ws.SetWriteDeadline(time.Now().Add(time.Second))
-	c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-	c.wmu.Unlock()
+	if c.wmu.TryLock() {
+		c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+		c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+		c.wmu.Unlock()
+	}
 	return c.ws.Close()
 }

@@ -1,7 +1,10 @@
-// Package outbox is the bounded, persisted queue of messages edgecore must
-// deliver to the cloud once it can: status patches and other writes made
-// while the link is down. It lives in edgecore's store so it survives a
-// restart; when full, the oldest entry is dropped and counted.
+// Package outbox keeps what edgecore must deliver to the cloud until it is
+// delivered. Outbox is the persisted queue of messages for a link that is
+// down (status patches and other writes made offline, and what a lost link
+// left unconfirmed); it lives in edgecore's store so it survives a
+// restart, and is bounded in entries and bytes: when full, the oldest entry
+// is dropped and counted. Window holds, in memory, what was written to a
+// live link and is not yet proven delivered.
 package outbox
 
 import (
@@ -27,24 +30,51 @@ const (
 const (
 	nextKey    = "next"
 	countKey   = "count"
+	bytesKey   = "bytes"
 	droppedKey = "dropped"
 )
+
+// Limits bound the queue.
+type Limits struct {
+	Entries int // messages queued
+	Bytes   int // their encoded size
+}
 
 // Outbox is safe for concurrent use (the store serialises writers).
 type Outbox struct {
 	db  *dbm.DB
-	max int
+	lim Limits
 }
 
-// Open creates the tables if needed. max bounds the number of entries.
-func Open(db *dbm.DB, max int) (*Outbox, error) {
-	if max <= 0 {
-		return nil, fmt.Errorf("outbox: max %d must be positive", max)
+// Open creates the tables if needed.
+func Open(db *dbm.DB, lim Limits) (*Outbox, error) {
+	if lim.Entries <= 0 || lim.Bytes <= 0 {
+		return nil, fmt.Errorf("outbox: limits %d entries and %d bytes must be positive", lim.Entries, lim.Bytes)
 	}
 	if err := db.EnsureTables(QueueTable, LatestTable, StateTable); err != nil {
 		return nil, fmt.Errorf("outbox: open: %w", err)
 	}
-	return &Outbox{db: db, max: max}, nil
+	if err := db.Update(countBytes); err != nil {
+		return nil, fmt.Errorf("outbox: open: %w", err)
+	}
+	return &Outbox{db: db, lim: lim}, nil
+}
+
+// countBytes sums the queue's size once, for a store written before the
+// size was kept.
+func countBytes(tx *dbm.Tx) error {
+	if _, ok, err := tx.Get(StateTable, bytesKey); err != nil || ok {
+		return err
+	}
+	var n uint64
+	err := tx.ForEach(QueueTable, "", func(_ string, v []byte) error {
+		n += uint64(len(v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return putUint(tx, bytesKey, n)
 }
 
 // coalesceKey names entries where only the newest matters: a status patch
@@ -71,20 +101,26 @@ func putUint(tx *dbm.Tx, key string, n uint64) error {
 	return tx.Put(StateTable, key, binary.BigEndian.AppendUint64(nil, n))
 }
 
+// addUint adds delta to a counter; it never goes below zero.
 func addUint(tx *dbm.Tx, key string, delta int64) error {
 	n, err := getUint(tx, key)
 	if err != nil {
 		return err
 	}
-	return putUint(tx, key, uint64(int64(n)+delta))
+	return putUint(tx, key, uint64(max(int64(n)+delta, 0)))
 }
 
 // Push appends msg. A queued patch/update of the same resource is replaced;
-// past max entries the oldest is dropped and counted.
+// past the limits the oldest entries are dropped and counted. A message
+// larger than the byte limit by itself is refused.
 func (o *Outbox) Push(msg *model.Message) error {
 	data, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("outbox: encode %s: %w", msg.Header.ID, err)
+	}
+	if len(data) > o.lim.Bytes {
+		return fmt.Errorf("outbox: message %s (%s %s) is %d bytes, more than the whole outbox holds (%d)",
+			msg.Header.ID, msg.Router.Operation, msg.Router.Resource, len(data), o.lim.Bytes)
 	}
 	var dropped []string
 	err = o.db.Update(func(tx *dbm.Tx) error {
@@ -115,9 +151,11 @@ func (o *Outbox) Push(msg *model.Message) error {
 		if err := addUint(tx, countKey, 1); err != nil {
 			return err
 		}
+		if err := addUint(tx, bytesKey, int64(len(data))); err != nil {
+			return err
+		}
 		for {
-			n, err := getUint(tx, countKey)
-			if err != nil || n <= uint64(o.max) {
+			if over, err := o.over(tx); err != nil || !over {
 				return err
 			}
 			k, v, err := first(tx)
@@ -137,16 +175,37 @@ func (o *Outbox) Push(msg *model.Message) error {
 		return fmt.Errorf("outbox: push %s: %w", msg.Header.ID, err)
 	}
 	for _, d := range dropped {
-		klog.Warningf("outbox: full (%d entries); dropped the oldest, %s; %d dropped in total", o.max, d, o.Dropped())
+		klog.Warningf("outbox: full (%d entries or %d bytes); dropped the oldest, %s; %d dropped in total",
+			o.lim.Entries, o.lim.Bytes, d, o.Dropped())
 	}
 	return nil
+}
+
+// over reports whether the queue holds more than its limits allow.
+func (o *Outbox) over(tx *dbm.Tx) (bool, error) {
+	n, err := getUint(tx, countKey)
+	if err != nil {
+		return false, err
+	}
+	b, err := getUint(tx, bytesKey)
+	if err != nil {
+		return false, err
+	}
+	return n > uint64(o.lim.Entries) || b > uint64(o.lim.Bytes), nil
 }
 
 var errStop = errors.New("stop")
 
 // first returns the oldest entry, or ErrEmpty.
-func first(tx *dbm.Tx) (key string, value []byte, err error) {
+func first(tx *dbm.Tx) (key string, value []byte, err error) { return firstAfter(tx, "") }
+
+// firstAfter returns the oldest entry whose key sorts after the given one,
+// or ErrEmpty.
+func firstAfter(tx *dbm.Tx, after string) (key string, value []byte, err error) {
 	err = tx.ForEach(QueueTable, "", func(k string, v []byte) error {
+		if k <= after {
+			return nil
+		}
 		key, value = k, append([]byte(nil), v...)
 		return errStop
 	})
@@ -188,7 +247,11 @@ func (o *Outbox) remove(tx *dbm.Tx, key string) error {
 			}
 		}
 	}
+	size := int64(len(v))
 	if err := tx.Delete(QueueTable, key); err != nil {
+		return err
+	}
+	if err := addUint(tx, bytesKey, -size); err != nil {
 		return err
 	}
 	return addUint(tx, countKey, -1)
@@ -203,14 +266,22 @@ type Entry struct {
 // ErrEmpty is returned by Peek when nothing is queued.
 var ErrEmpty = errors.New("outbox empty")
 
-// Peek returns the oldest entry without removing it. An entry that no
-// longer decodes is removed, logged and counted, so it cannot block the queue.
-func (o *Outbox) Peek() (Entry, error) {
+// Peek returns the oldest entry without removing it.
+func (o *Outbox) Peek() (Entry, error) { return o.Next(0) }
+
+// Next returns the oldest entry after seq without removing it (Next(0) is
+// the oldest of all), or ErrEmpty. An entry that no longer decodes is
+// removed, logged and counted, so it cannot block the queue.
+func (o *Outbox) Next(seq uint64) (Entry, error) {
+	after := ""
+	if seq > 0 {
+		after = seqKey(seq)
+	}
 	for {
 		var e Entry
 		err := o.db.Update(func(tx *dbm.Tx) error {
 			e = Entry{}
-			k, v, err := first(tx)
+			k, v, err := firstAfter(tx, after)
 			if err != nil {
 				return err
 			}
@@ -233,7 +304,7 @@ func (o *Outbox) Peek() (Entry, error) {
 			return Entry{}, ErrEmpty
 		}
 		if err != nil {
-			return Entry{}, fmt.Errorf("outbox: peek: %w", err)
+			return Entry{}, fmt.Errorf("outbox: next after %d: %w", seq, err)
 		}
 		if e.Msg != nil {
 			return e, nil
@@ -251,6 +322,9 @@ func (o *Outbox) Remove(seq uint64) error {
 
 // Len counts queued entries.
 func (o *Outbox) Len() int { return int(o.stat(countKey)) }
+
+// Bytes is the encoded size of the queued entries.
+func (o *Outbox) Bytes() int { return int(o.stat(bytesKey)) }
 
 // Dropped counts entries lost to the bound or to corruption, ever.
 func (o *Outbox) Dropped() uint64 { return o.stat(droppedKey) }

@@ -26,6 +26,7 @@ import (
 	"github.com/edgegate/edgegate/image/moddep"
 	"github.com/edgegate/edgegate/image/ubootscr"
 	"github.com/edgegate/edgegate/init/buildinfo"
+	"github.com/edgegate/edgegate/init/jointoken"
 	"github.com/edgegate/edgegate/init/kmod"
 )
 
@@ -133,13 +134,17 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 	o.Progress("initramfs: %d bytes (%d before lz4), %d modules", initrd.Len(), arc.Size(), nmods)
 
-	spec, err := o.diskSpec(kernel, initrd.Bytes())
+	token, err := o.joinToken()
+	if err != nil {
+		return Result{}, err
+	}
+	spec, err := o.diskSpec(kernel, initrd.Bytes(), token)
 	if err != nil {
 		return Result{}, err
 	}
 	o.Progress("writing %s (%d MiB)", o.Output, spec.Size()/disk.MiB)
 	os.Remove(tmp) // disk.Write creates its file itself
-	if err := disk.Write(tmp, spec); err != nil {
+	if err := writeDisk(tmp, spec, token != nil); err != nil {
 		return Result{}, err
 	}
 	sum, err := fileSHA256(tmp)
@@ -294,10 +299,11 @@ func osRelease(o Options) []byte {
 		o.Version, o.Version, o.Board.Name))
 }
 
-// diskSpec lays out the four partitions of DESIGN.md: boot (script and
-// slot state), slot A (kernel and initramfs), slot B (empty until an
-// update) and data (blank; formatted by init on first boot).
-func (o Options) diskSpec(kernel, initrd []byte) (disk.Spec, error) {
+// diskSpec lays out the four partitions of DESIGN.md: boot (script, slot
+// state and the join token if there is one), slot A (kernel and
+// initramfs), slot B (empty until an update) and data (blank; formatted
+// by init on first boot).
+func (o Options) diskSpec(kernel, initrd, token []byte) (disk.Spec, error) {
 	b := o.Board
 	script, err := renderBootScript(b)
 	if err != nil {
@@ -311,6 +317,10 @@ func (o Options) diskSpec(kernel, initrd []byte) (disk.Spec, error) {
 	if err != nil {
 		return disk.Spec{}, err
 	}
+	bootFiles := map[string][]byte{"boot.scr": scr, "boot.cmd": []byte(script), "slot.txt": []byte(initialSlotState)}
+	if token != nil {
+		bootFiles[jointoken.BootFile] = token
+	}
 	id := fnv.New32a()
 	io.WriteString(id, b.Name)
 	return disk.Spec{
@@ -319,7 +329,7 @@ func (o Options) diskSpec(kernel, initrd []byte) (disk.Spec, error) {
 		Partitions: []disk.Partition{
 			{SizeMiB: b.Layout.BootMiB, Type: disk.TypeFAT32LBA, Bootable: true, FAT: &disk.FAT{
 				Label: "EDGEBOOT",
-				Files: map[string][]byte{"boot.scr": scr, "boot.cmd": []byte(script), "slot.txt": []byte(initialSlotState)},
+				Files: bootFiles,
 			}},
 			{SizeMiB: b.Layout.SlotMiB, Type: disk.TypeFAT32LBA, FAT: &disk.FAT{
 				Label: "SLOT_A",

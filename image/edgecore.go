@@ -4,28 +4,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
 	edgecoreconfig "github.com/edgegate/edgegate/edgecore/config"
+	"github.com/edgegate/edgegate/edgecore/edgehub/certificate"
+	"github.com/edgegate/edgegate/image/disk"
 	"github.com/edgegate/edgegate/image/initramfs"
 	"github.com/edgegate/edgegate/init/config"
+	"github.com/edgegate/edgegate/init/jointoken"
 )
 
 // Where edgecore lives in the image. Its configuration is read from the
 // initramfs, so a new image (a slot update) brings a new configuration
 // and nothing on the device can drift from what was built. What edgecore
-// writes back into it at run time (edgecoreVersion, a cleared join token)
-// lands in RAM and is gone at the next boot; that is harmless because
-// everything edgecore must keep lives on the data partition (/var): the
-// store, the certificates bought with the token (once they are stored the
-// token is never used again), and the bootstrap token file an operator
-// may drop there, which edgecore removes after use.
+// writes back into it at run time (edgecoreVersion) lands in RAM and is
+// gone at the next boot; that is harmless because everything edgecore
+// must keep lives on the data partition (/var): the store and the
+// certificates the join token buys.
+//
+// The join token is not in that configuration: it is a secret, and the
+// initramfs is world-readable on the running system and on the card for
+// as long as the slot lives. The build takes it out of the configuration
+// and puts it on the boot partition, from where init moves it to
+// edgecoreBootstrapFile (0600) at the first boot and erases it (see
+// init/jointoken); edgecore erases that file once the token has bought a
+// certificate.
 const (
 	edgecoreBin           = "/usr/bin/edgecore"
 	edgecoreConfigPath    = "/etc/kubeedge/config/edgecore.yaml"
-	edgecoreBootstrapFile = "/var/lib/kubeedge/bootstrap-edgecore.conf"
+	edgecoreBootstrapFile = jointoken.Path
 	// The inspect socket sits directly in /run: init mounts /run empty
 	// and edgecore does not create the socket's directory.
 	edgecoreInspectSocket = "/run/edgecore-inspect.sock"
@@ -70,6 +81,10 @@ func (o Options) addEdgecore(ctx context.Context, arc *initramfs.Archive) error 
 		}
 	}
 	if err := CheckEdgecoreConfig(raw); err != nil {
+		return err
+	}
+	raw, err := withoutToken(raw)
+	if err != nil {
 		return err
 	}
 	o.Progress("compiling edgecore for %s", o.Board.Arch)
@@ -133,16 +148,101 @@ func CheckEdgecoreConfig(raw []byte) error {
 		onData("modules.edgeHub.tlsCertFile", h.TLSCertFile)
 		onData("modules.edgeHub.tlsPrivateKeyFile", h.TLSPrivateKeyFile)
 	}
+	if err := checkToken(c.Modules.EdgeHub, time.Now()); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("edgecore config: %w", errors.Join(errs...))
 	}
 	return nil
 }
 
+// checkToken checks the join token's form (KubeEdge's
+// "<sha256hex(CA DER)>.<JWT>") and that it has not expired, as far as the
+// build can tell: a token that cannot work would only be found on the
+// device. The error never shows the token.
+func checkToken(h *edgecoreconfig.EdgeHub, now time.Time) error {
+	if h == nil || h.Token == "" {
+		return nil
+	}
+	bad := func(reason string) error {
+		return &edgecoreconfig.FieldError{Field: "modules.edgeHub.token", Value: fmt.Sprintf("<%d characters>", len(h.Token)), Reason: reason}
+	}
+	if !h.Enable {
+		return bad("set while modules.edgeHub.enable is false: the token would never be used")
+	}
+	tok, err := certificate.ParseToken(h.Token)
+	if err != nil {
+		return bad(err.Error() + " (want the output of keadm gettoken)")
+	}
+	if !tok.Expires.After(now) {
+		return bad("expired at " + tok.Expires.Format(time.RFC3339) + " (keadm gettoken's tokens last 24 h; take a fresh one)")
+	}
+	return nil
+}
+
+// joinToken returns the token of the edgecore configuration the image
+// carries, or nil. The configuration was checked by CheckEdgecoreConfig.
+func (o Options) joinToken() ([]byte, error) {
+	if !o.Edgecore || o.EdgecoreConfig == nil {
+		return nil, nil
+	}
+	c, err := edgecoreconfig.Parse(o.EdgecoreConfig)
+	if err != nil {
+		return nil, fmt.Errorf("edgecore config: %w", err)
+	}
+	if c.Modules.EdgeHub == nil || c.Modules.EdgeHub.Token == "" {
+		return nil, nil
+	}
+	return []byte(strings.TrimSpace(c.Modules.EdgeHub.Token) + "\n"), nil
+}
+
+// writeDisk writes the image to dst. An image that carries the join token
+// is written inside a private directory and made 0600 before it gets its
+// name, so it is never readable by others, not even while it is written.
+func writeDisk(dst string, spec disk.Spec, secret bool) error {
+	if !secret {
+		return disk.Write(dst, spec)
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(dst), ".edgegate-private-")
+	if err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	p := filepath.Join(dir, "image")
+	if err := disk.Write(p, spec); err != nil {
+		return err
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if err := os.Rename(p, dst); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	return nil
+}
+
+// withoutToken returns the configuration with modules.edgeHub.token
+// emptied; comments and every other field are kept.
+func withoutToken(raw []byte) ([]byte, error) {
+	c, err := edgecoreconfig.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("edgecore config: %w", err)
+	}
+	if c.Modules.EdgeHub == nil || c.Modules.EdgeHub.Token == "" {
+		return raw, nil
+	}
+	out, err := edgecoreconfig.EditFields(raw, map[string]string{"modules.edgeHub.token": ""})
+	if err != nil {
+		return nil, fmt.Errorf("edgecore config: taking the join token out: %w", err)
+	}
+	return out, nil
+}
+
 // edgecoreService runs edgecore under init, after containerd when the
-// image carries it (edged hands pods to containerd). Healthy once its
-// inspect socket answers, which it opens after the store and every module
-// are set up.
+// image carries it (edged hands pods to containerd). Healthy while every
+// enabled module runs, as GET /healthz on its inspect socket answers: a
+// module that died for good makes init restart edgecore.
 func edgecoreService(afterContainerd bool) config.Service {
 	s := config.Service{
 		Name: "edgecore",
@@ -151,9 +251,16 @@ func edgecoreService(afterContainerd bool) config.Service {
 			"--config", edgecoreConfigPath,
 			"--bootstrap-file", edgecoreBootstrapFile,
 			"--inspect-socket", edgecoreInspectSocket,
+			// init sets the clock at boot (the saved time) and from NTP;
+			// edgecore may move it forward to the cloud's time when the
+			// cloud is ahead, at start and when it gets a certificate.
+			// They do not fight: NTP, whenever it answers, has the last
+			// word, and init saves whatever time is set.
+			"--correct-clock",
 		},
 		Health: config.HealthCheck{
-			Kind:             config.HealthUnix,
+			Kind:             config.HealthHTTP,
+			URL:              "http://edgecore/healthz",
 			Address:          edgecoreInspectSocket,
 			Interval:         config.Duration(5 * time.Second),
 			Timeout:          config.Duration(3 * time.Second),

@@ -1,15 +1,163 @@
 package image
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgegate/edgegate/boards"
 	edgecoreconfig "github.com/edgegate/edgegate/edgecore/config"
+	"github.com/edgegate/edgegate/image/disk"
 	"github.com/edgegate/edgegate/image/initramfs"
+	"github.com/edgegate/edgegate/init/jointoken"
 )
+
+var farFuture = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func seg(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// testToken has the form of `keadm gettoken`'s output, expiring at exp.
+func testToken(exp time.Time) string {
+	return strings.Repeat("0a", 32) + "." + seg(`{"alg":"HS256","typ":"JWT"}`) + "." +
+		seg(`{"exp":`+strconv.FormatInt(exp.Unix(), 10)+`}`) + "." + seg("signature")
+}
+
+// joinConfig is the README's join example with token tok.
+func joinConfig(tok string) []byte {
+	return []byte(`# the cloud
+apiVersion: edgecore.config.kubeedge.io/v1alpha2
+kind: EdgeCore
+modules:
+  edged:
+    hostnameOverride: gw-17
+  edgeHub:
+    enable: true
+    httpServer: https://10.0.2.2:10002
+    token: ` + tok + ` # from keadm gettoken
+    websocket:
+      enable: true
+      server: 10.0.2.2:10000
+`)
+}
+
+// TestJoinTokenLeavesTheConfiguration: the token is taken out of the
+// configuration the initramfs carries (comments and the other fields
+// kept) and put on the boot partition instead; without a token nothing
+// changes and the boot partition holds no token file.
+func TestJoinTokenLeavesTheConfiguration(t *testing.T) {
+	tok := testToken(farFuture)
+	raw := joinConfig(tok)
+	stripped, err := withoutToken(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(stripped, []byte(tok[70:])) {
+		t.Fatalf("token still in the configuration:\n%s", stripped)
+	}
+	c, err := edgecoreconfig.Parse(stripped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Modules.EdgeHub.Token != "" || c.Modules.EdgeHub.HTTPServer != "https://10.0.2.2:10002" || c.NodeName() != "gw-17" {
+		t.Fatalf("configuration after taking the token out: token %q, httpServer %q, node %q", c.Modules.EdgeHub.Token, c.Modules.EdgeHub.HTTPServer, c.NodeName())
+	}
+	if !bytes.Contains(stripped, []byte("# the cloud")) {
+		t.Errorf("comments lost:\n%s", stripped)
+	}
+	for _, tt := range []struct {
+		name      string
+		edgecore  bool
+		config    []byte
+		wantToken string
+	}{
+		{"token", true, raw, tok + "\n"},
+		{"no token", true, joinConfig(""), ""},
+		{"default configuration", true, nil, ""},
+		{"no edgecore", false, raw, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Board: boards.QEMUArm64(), Edgecore: tt.edgecore, EdgecoreConfig: tt.config}
+			token, err := o.joinToken()
+			if err != nil || string(token) != tt.wantToken {
+				t.Fatalf("joinToken = %q, %v; want %q", token, err, tt.wantToken)
+			}
+			spec, err := o.diskSpec([]byte("kernel"), []byte("initrd"), token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := spec.Partitions[0].FAT.Files[jointoken.BootFile]
+			if ok != (tt.wantToken != "") || string(got) != tt.wantToken {
+				t.Fatalf("boot partition %s = %q (present %v), want %q", jointoken.BootFile, got, ok, tt.wantToken)
+			}
+			for i, p := range spec.Partitions[1:] {
+				if p.FAT != nil {
+					if _, ok := p.FAT.Files[jointoken.BootFile]; ok {
+						t.Errorf("partition %d holds the token", i+2)
+					}
+				}
+			}
+		})
+	}
+	if noTok, err := withoutToken(joinConfig("")); err != nil || !bytes.Equal(noTok, joinConfig("")) {
+		t.Errorf("a configuration without a token changed: %v\n%s", err, noTok)
+	}
+}
+
+// TestBuildWithJoinToken builds a whole image with a join token: the image
+// file is 0600 from the moment it has its name, the boot partition holds
+// the token, and nothing in the initramfs does (its edgecore.yaml has an
+// empty token); no private build directory is left behind.
+func TestBuildWithJoinToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a whole image, compiling init and edgecore")
+	}
+	tok := testToken(time.Now().Add(24 * time.Hour))
+	dir := t.TempDir()
+	out := filepath.Join(dir, "gw.img")
+	if _, err := Build(context.Background(), Options{
+		Board: boards.QEMUArm64(), Version: "test", Output: out, Cache: testCache(t),
+		Edgecore: true, EdgecoreConfig: joinConfig(tok), Progress: t.Logf,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("image with a join token has mode %v, want 0600", st.Mode().Perm())
+	}
+	onBoot, err := disk.ReadFile(out, 1, jointoken.BootFile)
+	if err != nil || string(onBoot) != tok+"\n" {
+		t.Errorf("boot partition %s = %q, %v", jointoken.BootFile, onBoot, err)
+	}
+	initrd, err := disk.ReadFile(out, 2, "initrd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpio, err := io.ReadAll(initramfs.Open(initrd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range strings.Split(tok, ".") {
+		if bytes.Contains(cpio, []byte(part)) {
+			t.Errorf("the initramfs holds part of the token (%d characters)", len(part))
+		}
+	}
+	if !bytes.Contains(cpio, []byte("token: \"\"")) {
+		t.Error("the initramfs's edgecore.yaml has no emptied token field")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
 
 // TestDefaultEdgecoreConfig: the appliance's default passes edgecore's own
 // validation and the build's, keeps all state on /var, leaves edgehub off
@@ -68,6 +216,11 @@ func TestCheckEdgecoreConfig(t *testing.T) {
 		{"unknown field", head + "modules:\n  metaManager:\n    enabel: true\n", "modules.metaManager.enabel"},
 		{"wrong kind", "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: Edge\n", "kind"},
 		{"not YAML", "{", "edgecore config"},
+		{"join token", hub("    token: " + testToken(farFuture) + "\n"), ""},
+		{"token not KubeEdge's", hub("    token: abc.def\n"), "modules.edgeHub.token"},
+		{"token JWT without expiry", hub("    token: " + strings.Repeat("ab", 32) + "." + seg(`{"alg":"HS256"}`) + "." + seg(`{}`) + "." + seg("s") + "\n"), "no exp"},
+		{"token expired", hub("    token: " + testToken(time.Unix(1000000000, 0)) + "\n"), "expired at 2001-09-09T01:46:40Z"},
+		{"token with edgehub off", head + "modules:\n  edgeHub:\n    enable: false\n    token: " + testToken(farFuture) + "\n", "would never be used"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +232,8 @@ func TestCheckEdgecoreConfig(t *testing.T) {
 				t.Fatalf("accepted, want an error naming %s", tt.want)
 			case tt.want != "" && !strings.Contains(err.Error(), tt.want):
 				t.Fatalf("error %q does not name %s", err, tt.want)
+			case err != nil && strings.Contains(tt.raw, "token: ") && strings.Contains(err.Error(), seg(`{"alg":"HS256"}`)):
+				t.Fatalf("error %q shows the token", err)
 			}
 		})
 	}

@@ -14,10 +14,9 @@
 //	}
 //	r, err := c.Restore()                     // before anything looks at the time
 //	fmt.Println(r)                            // "clock restored to … from /var/…"
-//	go func() {                               // after the network is up
-//		res, err := c.Sync(ctx)               // "clock set from 10.0.2.2 …"
-//		c.Run(ctx)                            // re-sync hourly, save every SaveInterval
-//	}()
+//	res, err := c.Sync(ctx)                   // after the network is up: "clock set from 10.0.2.2 …"
+//	go c.Run(ctx)                             // retry a failed sync from 5 s backing off to 5 min,
+//	                                          // re-sync hourly once synced, save every SaveInterval
 //	…                                         // shutdown, before unmounting /var:
 //	c.Save()
 package clock

@@ -65,6 +65,9 @@ func TestQueryFailsNamingEveryServer(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %q spans lines; the console shows it as one", err)
+	}
 	if _, err := Query(context.Background(), nil, time.Second); err == nil {
 		t.Fatal("Query with no servers succeeded")
 	}

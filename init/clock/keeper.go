@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,13 +19,22 @@ import (
 
 // Keeper restores, syncs and saves the system time.
 type Keeper struct {
-	Servers  []string
+	Servers []string
+	// SavePath is where the time is saved; empty means nowhere (/var is
+	// not persistent this boot): nothing is saved, Restore applies Floor.
 	SavePath string
 	// SaveInterval between saves in Run; zero means 15 minutes.
 	SaveInterval time.Duration
-	// SyncInterval between NTP syncs in Run; zero means one hour.
+	// SyncInterval between NTP syncs in Run once one succeeded; zero
+	// means one hour.
 	SyncInterval time.Duration
-	// QueryTimeout per server; zero means 3 s.
+	// RetryMin and RetryMax bound the wait after a failed sync: it starts
+	// at RetryMin and doubles with each failure up to RetryMax. Zero means
+	// 5 s and 5 minutes: a gateway that booted before its uplink, or with
+	// NTP blocked for a while, gets its time within seconds of the network
+	// coming back, without hammering the servers when it does not.
+	RetryMin, RetryMax time.Duration
+	// QueryTimeout per server (name lookup and answer each); zero means 3 s.
 	QueryTimeout time.Duration
 	// Floor is the earliest plausible time (e.g. the image build time),
 	// used when nothing was saved yet. Zero means none.
@@ -33,9 +43,19 @@ type Keeper struct {
 	// Now reads the system clock; nil means time.Now.
 	Now func() time.Time
 
-	mu     sync.Mutex
-	synced bool // NTP set the clock this boot: its time is the truth
+	mu        sync.Mutex
+	synced    bool // NTP set the clock this boot: its time is the truth
+	attempted bool // a sync was tried this boot
+	failures  int  // syncs failed in a row
 }
+
+// Defaults of the Keeper's intervals.
+const (
+	DefaultSaveInterval = 15 * time.Minute
+	DefaultSyncInterval = time.Hour
+	DefaultRetryMin     = 5 * time.Second
+	DefaultRetryMax     = 5 * time.Minute
+)
 
 // RestoreResult says what Restore did.
 type RestoreResult struct {
@@ -87,16 +107,54 @@ func (k *Keeper) Sync(ctx context.Context) (Result, error) {
 		timeout = 3 * time.Second
 	}
 	r, err := Query(ctx, k.Servers, timeout)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := k.Set(k.now().Add(r.Offset)); err != nil {
-		return Result{}, err
+	if err == nil {
+		err = k.Set(k.now().Add(r.Offset))
 	}
 	k.mu.Lock()
-	k.synced = true
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	k.attempted = true
+	if err != nil {
+		k.failures++
+		return Result{}, err
+	}
+	k.synced, k.failures = true, 0
 	return r, nil
+}
+
+// RetryDelay is the wait after the given number of failed syncs in a
+// row: RetryMin, doubling with each failure, at most RetryMax.
+func (k *Keeper) RetryDelay(failures int) time.Duration {
+	lo, hi := k.RetryMin, k.RetryMax
+	if lo <= 0 {
+		lo = DefaultRetryMin
+	}
+	if hi <= 0 {
+		hi = DefaultRetryMax
+	}
+	d := lo
+	for i := 1; i < failures && d < hi; i++ {
+		d *= 2
+	}
+	return min(d, hi)
+}
+
+// nextSync is how long Run waits before the next sync: none yet this
+// boot, at once; after a success, SyncInterval; after failures, the
+// retry backoff.
+func (k *Keeper) nextSync() time.Duration {
+	k.mu.Lock()
+	attempted, failures := k.attempted, k.failures
+	k.mu.Unlock()
+	switch {
+	case !attempted:
+		return 0
+	case failures == 0:
+		if k.SyncInterval > 0 {
+			return k.SyncInterval
+		}
+		return DefaultSyncInterval
+	}
+	return k.RetryDelay(failures)
 }
 
 // Save writes the current time to SavePath atomically. Until NTP has set
@@ -105,6 +163,9 @@ func (k *Keeper) Sync(ctx context.Context) (Result, error) {
 // with 1970; after an NTP sync the clock is the truth, even if a bad save
 // once ran ahead.
 func (k *Keeper) Save() error {
+	if k.SavePath == "" {
+		return nil
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
@@ -121,39 +182,54 @@ func (k *Keeper) Save() error {
 	return nil
 }
 
-// Run saves the time every SaveInterval and re-syncs from NTP every
-// SyncInterval (when servers are configured) until ctx ends, then saves a
-// last time. Failures are logged and retried at the next tick.
+// Run saves the time every SaveInterval (when there is a SavePath) and
+// syncs from NTP (when servers are configured): a failed sync is retried
+// with backoff from RetryMin up to RetryMax, a good one repeated every
+// SyncInterval. It runs until ctx ends, then saves a last time. Failures
+// are logged, each with the wait before the next try.
 func (k *Keeper) Run(ctx context.Context) error {
-	saveEvery, syncEvery := k.SaveInterval, k.SyncInterval
+	saveEvery := k.SaveInterval
 	if saveEvery == 0 {
-		saveEvery = 15 * time.Minute
+		saveEvery = DefaultSaveInterval
 	}
-	if syncEvery == 0 {
-		syncEvery = time.Hour
+	var saveC <-chan time.Time
+	if k.SavePath != "" {
+		t := time.NewTicker(saveEvery)
+		defer t.Stop()
+		saveC = t.C
 	}
-	saveT, syncT := time.NewTicker(saveEvery), time.NewTicker(syncEvery)
-	defer saveT.Stop()
-	defer syncT.Stop()
+	var syncT *time.Timer
+	var syncC <-chan time.Time
+	if len(k.Servers) > 0 {
+		syncT = time.NewTimer(jitter(k.nextSync()))
+		defer syncT.Stop()
+		syncC = syncT.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return k.Save()
-		case <-saveT.C:
+		case <-saveC:
 			if err := k.Save(); err != nil {
 				klog.Warning(err)
 			}
-		case <-syncT.C:
-			if len(k.Servers) == 0 {
-				continue
-			}
-			if r, err := k.Sync(ctx); err != nil {
-				klog.Warning(err)
+		case <-syncC:
+			r, err := k.Sync(ctx)
+			wait := jitter(k.nextSync())
+			if err != nil {
+				klog.Warningf("clock: %v; next try in %s", err, wait.Round(time.Second))
 			} else {
-				klog.V(1).Infof("clock: re-synced from %s", r)
+				klog.Infof("clock: synced from ntp %s", r)
 			}
+			syncT.Reset(wait)
 		}
 	}
+}
+
+// jitter spreads d by ±10 %, so gateways that lost their uplink together
+// do not all ask the servers in the same second when it comes back.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
 }
 
 // Load reads a saved time.

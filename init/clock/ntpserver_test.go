@@ -3,6 +3,7 @@ package clock
 import (
 	"encoding/binary"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -19,6 +20,10 @@ type ntpServer struct {
 	refID     [4]byte
 	leap      uint8 // LI field; 3 means unsynchronized
 	silent    bool  // read requests but never answer
+	// drop is how many more requests go unanswered before it answers.
+	drop atomic.Int32
+	// asked counts the requests received.
+	asked atomic.Int32
 }
 
 const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
@@ -43,7 +48,11 @@ func (s *ntpServer) serve() {
 			return
 		}
 		recv := time.Now().Add(s.offset)
-		if n < 48 || buf[0]&0x7 != 3 || s.silent {
+		if n < 48 || buf[0]&0x7 != 3 {
+			continue
+		}
+		s.asked.Add(1)
+		if s.silent || s.drop.Add(-1) >= 0 {
 			continue
 		}
 		vn := (buf[0] >> 3) & 0x7

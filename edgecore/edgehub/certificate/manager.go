@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"time"
 
@@ -27,6 +26,13 @@ type Config struct {
 	KeyFile    string // tlsPrivateKeyFile
 	Rotate     bool   // rotateCertificates
 	Timeout    time.Duration
+	// SetClock sets the system clock; the manager calls it when the
+	// cloud's time is ahead of the clock (see clock.go). Nil leaves the
+	// system clock alone: certificates are then checked against the
+	// cloud's time.
+	SetClock func(time.Time) error
+	// Now reads the system clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // ErrNeedToken means the node has no usable certificate and no token to get one.
@@ -35,11 +41,16 @@ var ErrNeedToken = errors.New("no usable client certificate and no join token: r
 // Manager holds the node's current client certificate and renews it.
 type Manager struct {
 	cfg     Config
+	files   *store
 	rotated chan struct{}
 
-	mu   sync.RWMutex
-	pair tls.Certificate
-	ca   *x509.CertPool
+	mu    sync.RWMutex
+	pair  tls.Certificate
+	ca    *x509.CertPool
+	caPEM []byte
+	// offset is how far the cloud's clock is ahead of the system clock,
+	// when the system clock could not be set to it.
+	offset time.Duration
 }
 
 // NewManager returns a manager; call Ensure before using TLSConfig.
@@ -47,45 +58,119 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &Manager{cfg: cfg, rotated: make(chan struct{}, 1)}
+	return &Manager{
+		cfg:     cfg,
+		files:   &store{caFile: cfg.CAFile, certFile: cfg.CertFile, keyFile: cfg.KeyFile},
+		rotated: make(chan struct{}, 1),
+	}
 }
 
-// Ensure loads the stored certificate or, when it is missing, for another
-// node, expired or not from our CA, bootstraps a new one with the token.
-// It reports whether the token was used, so the caller can clear it.
+// Ensure loads the stored certificate or, when there is none yet or it is
+// unusable (lost, for another node, expired, not from our CA), bootstraps a
+// new one with the token. A stored certificate that is unusable is logged
+// as such, naming the problem, before the token is used. One that is not
+// valid yet by the clock is a clock behind the cloud's, not a lost
+// certificate: the clock is corrected from the cloud's time, and while the
+// cloud cannot be reached Ensure fails without touching the token. It
+// reports whether the token was used, so the caller can erase it.
 func (m *Manager) Ensure(ctx context.Context) (usedToken bool, err error) {
-	loadErr := m.load()
-	if loadErr == nil {
-		return false, nil
+	loadErr, err := m.loadCorrectingClock(ctx)
+	if err != nil || loadErr == nil {
+		return false, err
 	}
+	return m.join(ctx, loadErr)
+}
+
+// loadCorrectingClock loads the stored set (loadErr says why it is not
+// usable). A set that is not valid yet by the clock sends for the cloud's
+// time first; failing to read it is err, for the caller to retry.
+func (m *Manager) loadCorrectingClock(ctx context.Context) (loadErr, err error) {
+	loadErr = m.load()
+	var behind *clockBehindError
+	if !errors.As(loadErr, &behind) {
+		if loadErr == nil {
+			m.checkClock(ctx)
+		}
+		return loadErr, nil
+	}
+	if err := m.readCloudTime(ctx, m.storedCA()); err != nil {
+		return nil, fmt.Errorf("%v: the clock is behind or the certificate is premature, and the cloud's time could not be read to tell: %w", loadErr, err)
+	}
+	// Still not valid by the cloud's time: issued for the future, unusable.
+	return m.load(), nil
+}
+
+// join bootstraps a certificate with the token, after saying why: a first
+// join, or a stored certificate that is unusable (loadErr).
+func (m *Manager) join(ctx context.Context, loadErr error) (usedToken bool, err error) {
+	first := errors.Is(loadErr, errNoCertificate)
 	if m.cfg.Token == "" {
-		return false, fmt.Errorf("%w (%v)", ErrNeedToken, loadErr)
+		if first {
+			return false, fmt.Errorf("%w (%v)", ErrNeedToken, loadErr)
+		}
+		return false, fmt.Errorf("%w (the stored client certificate is unusable: %v)", ErrNeedToken, loadErr)
 	}
-	klog.Infof("certificate: %v; bootstrapping with the join token", loadErr)
+	if first {
+		klog.Infof("certificate: %v; joining with the join token", loadErr)
+	} else {
+		klog.Warningf("certificate: the stored client certificate is unusable: %v; joining again with the join token", loadErr)
+	}
 	if err := m.bootstrap(ctx); err != nil {
 		return false, err
 	}
 	return true, m.load()
 }
 
-// load accepts the stored files only if they belong to this node, chain to
-// the stored CA and are inside their validity window.
+// load accepts the stored set only if it belongs to this node, chains to
+// the stored CA and is inside its validity window.
 func (m *Manager) load() error {
-	ca, err := LoadCA(m.cfg.CAFile)
+	s, err := m.files.current()
 	if err != nil {
 		return err
 	}
-	pair, err := LoadKeyPair(m.cfg.CertFile, m.cfg.KeyFile)
+	pair, caCert, err := s.parse()
 	if err != nil {
 		return err
 	}
-	if err := m.check(pair.Leaf, ca, time.Now()); err != nil {
+	ca := x509.NewCertPool()
+	ca.AddCert(caCert)
+	if err := m.check(pair.Leaf, ca, m.now()); err != nil {
 		return err
 	}
 	m.mu.Lock()
-	m.pair, m.ca = pair, ca
+	m.pair, m.ca, m.caPEM = pair, ca, s.ca
 	m.mu.Unlock()
 	return nil
+}
+
+// storedCA is the CA of the stored set, or nil when it cannot be read.
+func (m *Manager) storedCA() *x509.CertPool {
+	s, err := m.files.current()
+	if err != nil {
+		return nil
+	}
+	_, ca, err := s.parse()
+	if err != nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pool
+}
+
+// checkClock reads the cloud's time once the certificate is loaded, so a
+// clock behind the cloud's is corrected before the link is dialled (the
+// cloud's own certificate may be newer than the clock). It is bounded
+// and best effort: a cloud out of reach is the link's business.
+func (m *Manager) checkClock(ctx context.Context) {
+	m.mu.RLock()
+	ca := m.ca
+	m.mu.RUnlock()
+	ctx, cancel := context.WithTimeout(ctx, min(m.cfg.Timeout, 10*time.Second))
+	defer cancel()
+	if err := m.readCloudTime(ctx, ca); err != nil {
+		klog.V(2).Infof("certificate: reading the cloud's time: %v", err)
+	}
 }
 
 func (m *Manager) check(leaf *x509.Certificate, ca *x509.CertPool, now time.Time) error {
@@ -95,10 +180,16 @@ func (m *Manager) check(leaf *x509.Certificate, ca *x509.CertPool, now time.Time
 	if now.After(leaf.NotAfter) {
 		return fmt.Errorf("client certificate for %s expired at %s", m.cfg.NodeName, leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
-	if now.Before(leaf.NotBefore) {
-		return fmt.Errorf("client certificate for %s is not valid until %s (is the clock right?)", m.cfg.NodeName, leaf.NotBefore.UTC().Format(time.RFC3339))
+	if now.Add(clockTolerance).Before(leaf.NotBefore) {
+		return &clockBehindError{node: m.cfg.NodeName, notBefore: leaf.NotBefore, now: now}
 	}
-	_, err := leaf.Verify(x509.VerifyOptions{Roots: ca, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now})
+	// Within the tolerance a certificate issued a moment ago by a cloud
+	// whose clock is a little ahead is fine.
+	at := now
+	if at.Before(leaf.NotBefore) {
+		at = leaf.NotBefore
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: ca, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: at})
 	if err != nil {
 		return fmt.Errorf("client certificate does not chain to the stored CA %s: %w", m.cfg.CAFile, err)
 	}
@@ -121,11 +212,12 @@ func (m *Manager) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("certificate bootstrap: %w", err)
 	}
-	der, err := requestCert(ctx, m.cfg.HTTPServer, m.cfg.NodeName, tok.JWT, csr, &tls.Config{RootCAs: pool}, m.cfg.Timeout)
+	r, err := m.requestCert(ctx, pool, tok.JWT, csr)
 	if err != nil {
 		return fmt.Errorf("certificate bootstrap: %w", err)
 	}
-	if err := m.store(caDER, der, key); err != nil {
+	m.observeCloudTime(r.date, m.cfg.HTTPServer)
+	if err := m.store(caDER, r.body, key); err != nil {
 		return fmt.Errorf("certificate bootstrap: %w", err)
 	}
 	klog.Infof("certificate: obtained %s from %s", CommonName(m.cfg.NodeName), m.cfg.HTTPServer)
@@ -144,19 +236,17 @@ func (m *Manager) store(caDER, certDER []byte, key *ecdsa.PrivateKey) error {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
-	if err := m.check(leaf, pool, time.Now()); err != nil {
+	if err := m.check(leaf, pool, m.now()); err != nil {
 		return fmt.Errorf("cloud returned an unusable certificate: %w", err)
 	}
 	if !publicKeyEqual(leaf.PublicKey, key.Public()) {
 		return errors.New("cloud returned a certificate for another key")
 	}
-	if err := writeCertPEM(m.cfg.CAFile, caDER); err != nil {
+	s, err := newSet(caDER, certDER, key)
+	if err != nil {
 		return err
 	}
-	if err := writeKeyPEM(m.cfg.KeyFile, key); err != nil {
-		return err
-	}
-	return writeCertPEM(m.cfg.CertFile, certDER)
+	return m.files.save(s)
 }
 
 func publicKeyEqual(a, b crypto.PublicKey) bool {
@@ -166,21 +256,24 @@ func publicKeyEqual(a, b crypto.PublicKey) bool {
 
 // ClientTLS returns a TLS config for the websocket: our certificate (looked up
 // on each handshake, so rotation takes effect on the next dial) and the cloud
-// verified against the CA.
+// verified against the CA, at the clock as corrected from the cloud's time.
 func (m *Manager) ClientTLS() *tls.Config {
 	m.mu.RLock()
 	ca := m.ca
 	m.mu.RUnlock()
 	return &tls.Config{
-		RootCAs:    ca,
-		MinVersion: tls.VersionTLS12,
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			m.mu.RLock()
-			defer m.mu.RUnlock()
-			pair := m.pair
-			return &pair, nil
-		},
+		RootCAs:              ca,
+		MinVersion:           tls.VersionTLS12,
+		Time:                 m.now,
+		GetClientCertificate: m.clientCertificate,
 	}
+}
+
+func (m *Manager) clientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	pair := m.pair
+	return &pair, nil
 }
 
 // Leaf returns the current client certificate.
@@ -206,7 +299,7 @@ func (m *Manager) Run(ctx context.Context) {
 		return
 	}
 	for {
-		wait := time.Until(RotationDeadline(m.Leaf(), rand.Float64()))
+		wait := RotationDeadline(m.Leaf(), rand.Float64()).Sub(m.now())
 		klog.V(2).Infof("certificate: next rotation in %s", wait.Round(time.Second))
 		select {
 		case <-ctx.Done():
@@ -248,19 +341,19 @@ func (m *Manager) Rotate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}
-	der, err := requestCert(ctx, m.cfg.HTTPServer, m.cfg.NodeName, "", csr, m.ClientTLS(), m.cfg.Timeout)
+	m.mu.RLock()
+	caPEM, ca := m.caPEM, m.ca
+	m.mu.RUnlock()
+	r, err := m.requestCert(ctx, ca, "", csr)
 	if err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}
-	caPEM, err := os.ReadFile(m.cfg.CAFile)
-	if err != nil {
-		return fmt.Errorf("rotate: %w", err)
-	}
+	m.observeCloudTime(r.date, m.cfg.HTTPServer)
 	caDER, err := pemDER(caPEM)
 	if err != nil {
-		return fmt.Errorf("rotate: CA file %s: %w", m.cfg.CAFile, err)
+		return fmt.Errorf("rotate: CA in use: %w", err)
 	}
-	if err := m.store(caDER, der, key); err != nil {
+	if err := m.store(caDER, r.body, key); err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}
 	if err := m.load(); err != nil {

@@ -3,6 +3,11 @@
 //
 // Every Update returns only after the transaction is on disk (fsync), so a
 // write that was acknowledged survives a crash or power cut.
+//
+// Open reads the whole store before handing it out, so that corruption is
+// an error at start rather than a crash later; with Options.ResetCorrupt a
+// store proven corrupt is moved aside and replaced by an empty one
+// (reset.go).
 package dbm
 
 import (
@@ -22,6 +27,9 @@ const DefaultPath = "/var/lib/kubeedge/edgecore.db"
 
 // DefaultLockTimeout bounds the wait for another process's lock on the file.
 const DefaultLockTimeout = 2 * time.Second
+
+// DefaultKeepCorrupt is how many corrupt stores are kept moved aside.
+const DefaultKeepCorrupt = 3
 
 var (
 	// ErrLocked means another process holds the database open.
@@ -46,31 +54,70 @@ type Options struct {
 	// reads every page, which is fast for an edge node's database and
 	// turns hidden corruption into a clear error instead of a crash later.
 	SkipCheck bool
+	// ResetCorrupt moves a store proven corrupt aside, kept for inspection
+	// as <path>.corrupt-<UTC time>, and opens an empty one in its place,
+	// so that a node without a shell recovers by itself; DB.Reset reports
+	// it. Without it Open returns ErrCorrupt. What the environment fails
+	// (permissions, I/O errors, a full disk, another process's lock)
+	// never moves anything.
+	ResetCorrupt bool
+	// KeepCorrupt bounds the stores kept moved aside (default
+	// DefaultKeepCorrupt); the oldest are removed first.
+	KeepCorrupt int
+
+	// now dates a reset and readBack reads the whole file before it is
+	// moved; tests replace them.
+	now      func() time.Time
+	readBack func(path string) error
+}
+
+func (o *Options) defaults() {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.KeepCorrupt <= 0 {
+		o.KeepCorrupt = DefaultKeepCorrupt
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if o.readBack == nil {
+		o.readBack = readBack
+	}
 }
 
 // DB is an open store.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt  *bolt.DB
+	path  string
+	reset *Reset // the corrupt store Open moved aside, if it did
 }
 
-// Open opens (creating if needed) the database at path.
+// Open opens (creating if needed) the database at path and checks it.
 func Open(path string, opts Options) (*DB, error) {
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = DefaultLockTimeout
-	}
+	opts.defaults()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("database %s: create directory: %w", path, classify(err))
 	}
+	d, err := open(path, opts)
+	if err != nil && opts.ResetCorrupt && errors.Is(err, ErrCorrupt) {
+		return resetCorrupt(path, opts, err)
+	}
+	return d, err
+}
+
+// open opens the file, checks it unless told not to, and creates the
+// tables.
+func open(path string, opts Options) (*DB, error) {
 	b, err := openBolt(path, opts.LockTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("database %s: open: %w", path, classifyOpen(err, opts.LockTimeout))
+		return nil, fmt.Errorf("database %s: open: %w", path, classifyOpen(path, err, opts.LockTimeout))
 	}
 	d := &DB{bolt: b, path: path}
 	if !opts.SkipCheck {
-		if err := d.check(); err != nil {
+		if err := verify(b); err != nil {
 			_ = b.Close()
-			return nil, err
+			return nil, fmt.Errorf("database %s: check: %w", path, classify(err))
 		}
 	}
 	if err := d.EnsureTables(opts.Tables...); err != nil {
@@ -78,26 +125,6 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-// openBolt turns a panic inside bbolt (it panics on some malformed files)
-// into an error.
-func openBolt(path string, timeout time.Duration) (b *bolt.DB, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v", ErrCorrupt, p)
-		}
-	}()
-	return bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
-}
-
-func (d *DB) check() error {
-	return d.View(func(tx *Tx) error {
-		for err := range tx.tx.Check() {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		return nil
-	})
 }
 
 // Path is the database file.
@@ -111,13 +138,31 @@ func (d *DB) Close() error {
 	return nil
 }
 
-// EnsureTables creates the named tables that do not exist yet.
+// Reset reports the corrupt store Open moved aside to open this one.
+func (d *DB) Reset() (Reset, bool) {
+	if d.reset == nil {
+		return Reset{}, false
+	}
+	return *d.reset, true
+}
+
+// EnsureTables creates the named tables that do not exist yet. Tables
+// that all exist cost no write, so a store on a full disk still opens.
 func (d *DB) EnsureTables(names ...string) error {
-	if len(names) == 0 {
+	var missing []string
+	err := d.View(func(tx *Tx) error {
+		for _, n := range names {
+			if tx.tx.Bucket([]byte(n)) == nil {
+				missing = append(missing, n)
+			}
+		}
 		return nil
+	})
+	if err != nil || len(missing) == 0 {
+		return err
 	}
 	return d.Update(func(tx *Tx) error {
-		for _, n := range names {
+		for _, n := range missing {
 			if _, err := tx.tx.CreateBucketIfNotExists([]byte(n)); err != nil {
 				return fmt.Errorf("create table %q: %w", n, err)
 			}
@@ -159,15 +204,38 @@ func (d *DB) wrap(kind string, run func(func(*bolt.Tx) error) error, fn func(*Tx
 	return nil
 }
 
-func classifyOpen(err error, timeout time.Duration) error {
+// classifyOpen sorts what bbolt's open returned. Only what proves the
+// file itself bad is ErrCorrupt: meta pages that are not bbolt's (a bad
+// magic, version or checksum in both), a panic while reading the file,
+// or a file too short to hold the meta pages. An error from the system
+// (it carries an errno: permission, I/O, no space) or a lock wait says
+// nothing about the file's content and is never taken for corruption.
+func classifyOpen(path string, err error, timeout time.Duration) error {
+	var errno syscall.Errno
 	switch {
+	case errors.Is(err, ErrCorrupt):
+		return err
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return fmt.Errorf("%w (waited %v): %w", ErrLocked, timeout, err)
+	case errors.As(err, &errno):
+		return classify(err)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
-		errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrInvalidMapping):
+		errors.Is(err, bolterrors.ErrVersionMismatch):
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	case shorterThanMeta(path):
+		// bbolt refuses such a file with an error of its own ("file size
+		// too small") that carries no sentinel.
+		return fmt.Errorf("%w: the file is shorter than its two meta pages (truncated): %w", ErrCorrupt, err)
 	}
-	return classify(err)
+	return err
+}
+
+// shorterThanMeta reports a file that is not empty (an empty file is a
+// new store) but shorter than two of the pages edgecore creates its store
+// with, the system's.
+func shorterThanMeta(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Size() > 0 && st.Size() < 2*int64(os.Getpagesize())
 }
 
 func classify(err error) error {

@@ -132,8 +132,17 @@ func makeDB(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 200; i++ {
-		if err := d.Update(func(tx *Tx) error { return tx.Put("meta", fmt.Sprint("k", i), make([]byte, 300)) }); err != nil {
+	// Two transactions: the table spans several pages under a branch, and
+	// the second leaves freed pages behind.
+	for round := 0; round < 2; round++ {
+		if err := d.Update(func(tx *Tx) error {
+			for i := 0; i < 200; i++ {
+				if err := tx.Put("meta", fmt.Sprint("k", i), make([]byte, 300+round)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -331,5 +340,32 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(crashEnv); path != "" {
 		crashWriter(path, os.Getenv("EDGEGATE_DBM_CRASH_ROUND"))
 	}
+	if path := os.Getenv(holdLockEnv); path != "" {
+		lockHolder(path)
+	}
+	if path := os.Getenv(openEnv); path != "" {
+		openOnce(path)
+	}
 	os.Exit(m.Run())
+}
+
+// Opening a store whose tables exist commits nothing, so a node whose
+// data partition is full still starts: bbolt's commit writes a meta and a
+// freelist page even when nothing changed.
+func TestOpenWritesNothingWhenTablesExist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edgecore.db")
+	txid := func() int {
+		d, err := Open(path, Options{Tables: []string{"meta", "other"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		id := 0
+		_ = d.View(func(tx *Tx) error { id = tx.tx.ID(); return nil })
+		return id
+	}
+	first := txid()
+	if again := txid(); again != first {
+		t.Fatalf("reopening committed a transaction (txid %d → %d)", first, again)
+	}
 }

@@ -49,7 +49,7 @@ func (c *Client) Get(namespace, resourceType, name string) (string, error) {
 		return "", fmt.Errorf("get %s: %w", key, err)
 	}
 	if resp.Operation() == model.ResponseErrorOperation {
-		return "", fmt.Errorf("get %s: %v", key, resp.Content)
+		return "", fmt.Errorf("get %s: %s", key, resp.ContentText())
 	}
 	if obj, ok := objectOf(&resp); ok {
 		return obj, nil

@@ -143,8 +143,9 @@ func (m *MetaManager) refresh(row Meta) bool {
 	if notNewer(storedVersion(obj), storedVersion(row.Value)) {
 		return false
 	}
-	if err := m.store.Save(Meta{Key: row.Key, Type: row.Type, Value: obj}); err != nil {
-		klog.Errorf("metamanager: resync %s: %v", row.Key, err)
+	if err := m.persist(row.Key, "the stored copy stays until the next resync", func() error {
+		return m.store.Save(Meta{Key: row.Key, Type: row.Type, Value: obj})
+	}); err != nil {
 		return false
 	}
 	upd := model.NewMessage("").BuildRouter(model.EdgeControllerModuleName, model.ResourceGroup, row.Key, model.UpdateOperation).FillBody(json.RawMessage(obj))

@@ -25,7 +25,7 @@ func TestNotNewer(t *testing.T) {
 func versioned(op, uid, rv string, extra string) *model.Message {
 	m := model.NewMessage("").BuildRouter(model.EdgeControllerModuleName, model.ResourceGroup, "default/pod/web", op)
 	m.SetResourceVersion(rv)
-	m.Content = `{"metadata":{"name":"web","uid":"` + uid + `","resourceVersion":"` + rv + `"}` + extra + `}`
+	m.FillBody(`{"metadata":{"name":"web","uid":"` + uid + `","resourceVersion":"` + rv + `"}` + extra + `}`)
 	return m
 }
 
@@ -88,7 +88,7 @@ func TestResyncOnConnect(t *testing.T) {
 	newer := `{"metadata":{"resourceVersion":"4"},"data":{"k":"new"}}`
 	resp := model.NewRespByMessage(&q, nil)
 	resp.BuildRouter(model.EdgeControllerModuleName, model.ResourceGroup, q.Resource(), model.ResponseOperation)
-	resp.Content = newer
+	resp.FillBody(newer)
 	h.bus.SendResp(*resp)
 	checkAckOf(t, h.recv(model.EdgeHubModuleName), resp.ID())
 	upd := h.recv(model.EdgedModuleName)

@@ -2,6 +2,7 @@ package metamanager
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -29,7 +30,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, bus: bus.New(), path: filepath.Join(t.TempDir(), "edgecore.db")}
+	return newHarnessAt(t, filepath.Join(t.TempDir(), "edgecore.db"))
+}
+
+// newHarnessAt is newHarness with the store at path.
+func newHarnessAt(t *testing.T, path string) *harness {
+	t.Helper()
+	h := &harness{t: t, bus: bus.New(), path: path}
 	for _, m := range []struct{ name, group string }{
 		{model.EdgeHubModuleName, model.HubGroup}, {model.EdgedModuleName, model.EdgedGroup},
 		{model.TwinModuleName, model.TwinGroup}, {model.MetaManagerModuleName, model.MetaGroup},
@@ -90,7 +97,7 @@ func (h *harness) none(module string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	if m, err := h.bus.Receive(ctx, module); err == nil {
-		h.t.Fatalf("%s got unexpected %s %s %v", module, m.Operation(), m.Resource(), m.Content)
+		h.t.Fatalf("%s got unexpected %s %s %v", module, m.Operation(), m.Resource(), m.ContentText())
 	}
 }
 
@@ -121,4 +128,14 @@ func (h *harness) row(key string) (string, bool) {
 		h.t.Fatal(err)
 	}
 	return m.Value, ok
+}
+
+// mustJSON is v encoded as a reply body carries it.
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -12,8 +12,13 @@
 //     forwards to edged, then sends the ack (operation "response", content
 //     "OK", parent_msg_id = the cloud message's id, source/group/resource
 //     copied) to the contextSendGroup ("hub") with SendToGroup; a message
-//     that cannot be persisted is answered with an "error" message and not
-//     acked, so the cloud sends it again;
+//     the store cannot take (a full disk) is still forwarded, so the node
+//     acts on it, but answered with an "error" message and not acked, so
+//     the cloud sends it again until it is stored; a message that is not
+//     valid is neither forwarded nor acked;
+//   - status from the node (node and pod status patches and updates) goes
+//     to the cloud whether or not the store could keep a copy; failed
+//     store writes are counted (StoreFailures) and logged once a minute;
 //   - requests for the cloud go to contextSendModule ("websocket") with
 //     SendSync (remoteQueryTimeout) or to the group with SendToGroup;
 //   - edgehub announces the link state to the "meta" group with resource
@@ -45,6 +50,9 @@ type Config struct {
 	// ResyncOnConnect refreshes stored configmaps and secrets from the
 	// cloud each time the link comes up (cloud.go); edgecore turns it on.
 	ResyncOnConnect bool
+	// FailureLogInterval is how often failed store writes are logged
+	// while they last (DefaultFailureLogInterval).
+	FailureLogInterval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -67,6 +75,7 @@ type MetaManager struct {
 	connected atomic.Bool
 	// duplicates counts cloud messages acked without applying (cloud.go).
 	duplicates atomic.Uint64
+	failures   *storeFailures // store writes that failed (failures.go)
 	remote     sync.WaitGroup // requests waiting on the cloud
 }
 
@@ -77,8 +86,12 @@ func New(cfg Config, b *bus.Bus, db *dbm.DB) (*MetaManager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MetaManager{cfg: cfg, bus: b, store: s}, nil
+	return &MetaManager{cfg: cfg, bus: b, store: s, failures: newStoreFailures(cfg.FailureLogInterval)}, nil
 }
+
+// StoreFailures counts store writes that failed since start; the messages
+// they carried went on all the same.
+func (m *MetaManager) StoreFailures() uint64 { return m.failures.count() }
 
 func (m *MetaManager) Name() string  { return model.MetaManagerModuleName }
 func (m *MetaManager) Group() string { return model.MetaGroup }
@@ -142,7 +155,8 @@ func (m *MetaManager) process(msg *model.Message) {
 }
 
 func (m *MetaManager) setConnection(msg *model.Message) {
-	switch msg.Content {
+	state, _ := msg.ContentString()
+	switch state {
 	case model.CloudConnected:
 		m.connected.Store(true)
 		if m.cfg.ResyncOnConnect {
@@ -151,8 +165,8 @@ func (m *MetaManager) setConnection(msg *model.Message) {
 	case model.CloudDisconnected:
 		m.connected.Store(false)
 	default:
-		klog.Warningf("metamanager: unknown connection state %v", msg.Content)
+		klog.Warningf("metamanager: unknown connection state %q", msg.ContentText())
 		return
 	}
-	klog.Infof("metamanager: cloud link %v", msg.Content)
+	klog.Infof("metamanager: cloud link %s", state)
 }

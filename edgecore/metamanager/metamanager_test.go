@@ -22,7 +22,7 @@ func pod(uid string) map[string]any {
 // checkAck asserts ack is metamanager's KubeEdge ack of req.
 func checkAck(t *testing.T, ack model.Message, req *model.Message) {
 	t.Helper()
-	if ack.Operation() != model.ResponseOperation || ack.ParentID() != req.ID() || ack.Content != model.AckContent ||
+	if ack.Operation() != model.ResponseOperation || ack.ParentID() != req.ID() || ack.ContentText() != model.AckContent ||
 		ack.Source() != req.Source() || ack.Group() != req.Group() || ack.Resource() != req.Resource() {
 		t.Fatalf("ack %+v does not acknowledge %+v", ack, req)
 	}
@@ -131,8 +131,8 @@ func TestStoredObjectsSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vals, _ := resp.Content.([]string); len(vals) != 5 {
-		t.Fatalf("after restart, pod list = %v", resp.Content)
+	if vals := []string(nil); resp.DecodeContent(&vals) != nil || len(vals) != 5 {
+		t.Fatalf("after restart, pod list = %s", resp.ContentText())
 	}
 }
 
@@ -184,7 +184,7 @@ func TestLocalQuery(t *testing.T) {
 				}
 				h.bus.SendResp(*model.NewRespByMessage(&up, map[string]any{"data": map[string]any{"k": "cloud"}}))
 				ack := h.recv(model.EdgeHubModuleName)
-				if ack.Content != model.AckContent {
+				if ack.ContentText() != model.AckContent {
 					t.Fatalf("cloud reply not acked: %+v", ack)
 				}
 			}
@@ -197,7 +197,7 @@ func TestLocalQuery(t *testing.T) {
 			}
 			switch {
 			case tt.wantErr != "":
-				if r.m.Operation() != model.ResponseErrorOperation || !strings.Contains(fmt.Sprint(r.m.Content), tt.wantErr) {
+				if r.m.Operation() != model.ResponseErrorOperation || !strings.Contains(r.m.ContentText(), tt.wantErr) {
 					t.Fatalf("reply %+v, want error %q", r.m, tt.wantErr)
 				}
 			case tt.remote:
@@ -206,7 +206,7 @@ func TestLocalQuery(t *testing.T) {
 				}
 			default:
 				if r.m.Source() != model.MetaManagerModuleName || r.m.Operation() != model.ResponseOperation ||
-					fmt.Sprint(r.m.Content) != fmt.Sprint(tt.want) {
+					r.m.ContentText() != mustJSON(t, tt.want) {
 					t.Fatalf("reply %+v, want %v", r.m, tt.want)
 				}
 			}
@@ -320,8 +320,8 @@ func TestLocalWrites(t *testing.T) {
 			if r.m.ParentID() != tt.msg.ID() || r.m.Operation() != tt.wantOp {
 				t.Fatalf("reply %+v, want %s to %s", r.m, tt.wantOp, tt.msg.ID())
 			}
-			if tt.wantMsg != "" && fmt.Sprint(r.m.Content) != tt.wantMsg {
-				t.Fatalf("reply content %v, want %q", r.m.Content, tt.wantMsg)
+			if tt.wantMsg != "" && r.m.ContentText() != tt.wantMsg {
+				t.Fatalf("reply content %s, want %q", r.m.ContentText(), tt.wantMsg)
 			}
 			for k, want := range tt.wantRow {
 				got, ok := h.row(k)
@@ -339,7 +339,7 @@ func TestLocalWrites(t *testing.T) {
 
 func checkAckOf(t *testing.T, ack model.Message, parent string) {
 	t.Helper()
-	if ack.Operation() != model.ResponseOperation || ack.ParentID() != parent || ack.Content != model.AckContent {
+	if ack.Operation() != model.ResponseOperation || ack.ParentID() != parent || ack.ContentText() != model.AckContent {
 		t.Fatalf("ack %+v, want OK for %s", ack, parent)
 	}
 }

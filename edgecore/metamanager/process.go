@@ -45,6 +45,13 @@ func (m *MetaManager) applyFromCloud(msg *model.Message, applied func(*model.Mes
 		return
 	}
 	if err := apply(msg); err != nil {
+		if isStoreError(err) {
+			// The node acts on the change although the store could not
+			// keep it: a full disk must not keep a pod running that the
+			// cloud deleted. Without the ack the cloud sends it again until
+			// it is stored.
+			m.forwardFromCloud(msg)
+		}
 		m.failToCloud(msg, err)
 		return
 	}
@@ -54,16 +61,20 @@ func (m *MetaManager) applyFromCloud(msg *model.Message, applied func(*model.Mes
 
 // cloudUpsert stores a cloud insert/update.
 func (m *MetaManager) cloudUpsert(msg *model.Message) {
-	m.applyFromCloud(msg, m.upsertApplied, m.saveMessage)
+	m.applyFromCloud(msg, m.upsertApplied, func(msg *model.Message) error {
+		return m.saveMessage(msg, thenNotAcked)
+	})
 }
 
-// saveMessage stores the message's content under its resource.
-func (m *MetaManager) saveMessage(msg *model.Message) error {
+// saveMessage stores the message's content under its resource. A message
+// that is not valid is an error; a store that fails is a *storeError,
+// counted, and then says what happens without it.
+func (m *MetaManager) saveMessage(msg *model.Message, then string) error {
 	row, err := rowOf(msg)
 	if err != nil {
 		return err
 	}
-	return m.store.Save(row)
+	return m.persist(row.Key, then, func() error { return m.store.Save(row) })
 }
 
 // cloudDelete removes the row; a pod only when the UID matches, and then
@@ -75,22 +86,22 @@ func (m *MetaManager) cloudDelete(msg *model.Message) {
 		return
 	}
 	m.applyFromCloud(msg, m.deleteApplied, func(msg *model.Message) error {
-		if res.Type != model.ResourceTypePod || res.Name == "" {
-			_, err := m.store.Delete(msg.Resource(), "")
+		return m.persist(msg.Resource(), thenNotAcked, func() error {
+			if res.Type != model.ResourceTypePod || res.Name == "" {
+				_, err := m.store.Delete(msg.Resource(), "")
+				return err
+			}
+			patch := model.BuildResource(res.Namespace, model.ResourceTypePodPatch, res.Name)
+			_, err := m.store.Delete(msg.Resource(), uidOf(msg), patch)
 			return err
-		}
-		patch := model.BuildResource(res.Namespace, model.ResourceTypePodPatch, res.Name)
-		_, err := m.store.Delete(msg.Resource(), uidOf(msg), patch)
-		return err
+		})
 	})
 }
 
 // cloudResponse stores an object the cloud answered with and passes it on.
 func (m *MetaManager) cloudResponse(msg *model.Message) {
 	if row, err := rowOf(msg); err == nil && row.Value != "" && row.Value != model.AckContent {
-		if err := m.store.Save(row); err != nil {
-			klog.Errorf("metamanager: store response %s for %s: %v", msg.ID(), msg.Resource(), err)
-		}
+		_ = m.persist(row.Key, thenPassedOn, func() error { return m.store.Save(row) })
 	}
 	if msg.Source() == model.EdgeControllerModuleName {
 		m.send(model.EdgedModuleName, msg)
@@ -119,7 +130,9 @@ func (m *MetaManager) ackCloud(msg *model.Message) {
 }
 
 func (m *MetaManager) failToCloud(msg *model.Message, err error) {
-	klog.Errorf("metamanager: %s %s (message %s from %s): %v; not acknowledged", msg.Operation(), msg.Resource(), msg.ID(), msg.Source(), err)
+	if !isStoreError(err) { // those are counted and logged once a minute
+		klog.Errorf("metamanager: %s %s (message %s from %s): %v; not acknowledged", msg.Operation(), msg.Resource(), msg.ID(), msg.Source(), err)
+	}
 	m.toCloud(model.NewErrorMessage(msg, err.Error()))
 }
 
@@ -217,7 +230,8 @@ func (m *MetaManager) localInsert(msg *model.Message) {
 }
 
 // localUpdate: leases go through the cloud; status updates are stored,
-// sent up, and answered "OK" at once.
+// sent up, and answered "OK" at once. A status the store cannot take is
+// sent up all the same.
 func (m *MetaManager) localUpdate(msg *model.Message) {
 	if model.ResourceType(msg.Resource()) == model.ResourceTypeLease {
 		if !m.Connected() {
@@ -227,7 +241,7 @@ func (m *MetaManager) localUpdate(msg *model.Message) {
 		m.remoteRequest(msg)
 		return
 	}
-	if err := m.saveMessage(msg); err != nil {
+	if err := m.saveMessage(msg, thenSentAnyway); err != nil && !isStoreError(err) {
 		m.replyError(msg, err.Error())
 		return
 	}
@@ -238,9 +252,11 @@ func (m *MetaManager) localUpdate(msg *model.Message) {
 }
 
 // localPatch stores the patch, then forwards the same message (same id) to
-// the cloud, whose response resolves the requester's SendSync directly.
+// the cloud, whose response resolves the requester's SendSync directly. A
+// patch the store cannot take is forwarded all the same: node and pod
+// status must reach the cloud while the link is up, full disk or not.
 func (m *MetaManager) localPatch(msg *model.Message) {
-	if err := m.saveMessage(msg); err != nil {
+	if err := m.saveMessage(msg, thenSentAnyway); err != nil && !isStoreError(err) {
 		m.replyError(msg, err.Error())
 		return
 	}
@@ -280,9 +296,7 @@ func (m *MetaManager) remoteRequest(req *model.Message) {
 		}
 		if obj, ok := objectOf(&resp); ok {
 			row := Meta{Key: req.Resource(), Type: model.ResourceType(req.Resource()), Value: obj}
-			if err := m.store.Save(row); err != nil {
-				klog.Errorf("metamanager: store %s: %v", req.Resource(), err)
-			}
+			_ = m.persist(row.Key, thenPassedOn, func() error { return m.store.Save(row) })
 		}
 		answer := resp
 		answer.Header.ParentID = req.ID()

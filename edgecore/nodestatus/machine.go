@@ -16,7 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/edgegate/edgegate/edgecore/internal/atomicfile"
+	"github.com/edgegate/edgegate/edgecore/dbm"
+	"github.com/edgegate/edgegate/init/atomicfile"
 )
 
 // Facts are what the node status is built from, measured on the machine.
@@ -35,7 +36,24 @@ type Facts struct {
 	BootID        string
 	MachineID     string
 	SystemUUID    string
+
+	// VarDegraded is why /var is not on the data partition (init's
+	// words), empty when it is.
+	VarDegraded string
+	// FirewallDegraded is why the gateway's input filter is not installed
+	// (init's words), empty when init reported no such fault.
+	FirewallDegraded string
+	// StoreReset is the last corrupt store moved aside; nil if none.
+	StoreReset *dbm.Reset
 }
+
+// DefaultDegradedVarFile is where init says, in one line, why /var fell
+// back to tmpfs; it exists only then. DefaultDegradedFirewallFile likewise
+// says why the input filter could not be installed.
+const (
+	DefaultDegradedVarFile      = "/run/edgegate/degraded/var"
+	DefaultDegradedFirewallFile = "/run/edgegate/degraded/firewall"
+)
 
 // Machine measures the host edgecore runs on.
 type Machine struct {
@@ -45,8 +63,18 @@ type Machine struct {
 	// StateDir keeps a generated machine ID when the host has none
 	// (/etc/machine-id missing, as on a gateway without systemd).
 	StateDir string
-	// Root prefixes /proc, /sys and /etc paths; empty for the real host.
+	// Root prefixes /proc, /sys, /etc and /run paths; empty for the real
+	// host.
 	Root string
+	// DegradedVarFile is init's marker of /var on tmpfs
+	// (DefaultDegradedVarFile when empty).
+	DegradedVarFile string
+	// DegradedFirewallFile is init's marker of a gateway running without
+	// its input filter (DefaultDegradedFirewallFile when empty).
+	DegradedFirewallFile string
+	// StorePath is edgecore's store, whose corrupt predecessors dbm keeps
+	// moved aside beside it; empty: none reported.
+	StorePath string
 }
 
 // Facts reads everything at once. Identity fields that cannot be read are
@@ -71,7 +99,53 @@ func (m Machine) Facts() (Facts, error) {
 	f.BootID = m.firstLine("/proc/sys/kernel/random/boot_id")
 	f.MachineID = m.machineID()
 	f.SystemUUID = m.systemUUID(f.MachineID)
+	f.VarDegraded = m.degradedReason(m.DegradedVarFile, DefaultDegradedVarFile, "/var is not on the data partition")
+	f.FirewallDegraded = m.degradedReason(m.DegradedFirewallFile, DefaultDegradedFirewallFile, "the input filter is not installed")
+	f.StoreReset = m.lastStoreReset()
 	return f, nil
+}
+
+// maxDegradedText bounds the reason read from init's marker.
+const maxDegradedText = 512
+
+// degradedReason reads one of init's degraded markers (file, or def when
+// file is empty): its first line says what runs degraded and why. The
+// marker's existence is what counts; one that cannot be read still means
+// degraded, described by what.
+func (m Machine) degradedReason(file, def, what string) string {
+	if file == "" {
+		file = def
+	}
+	data, err := os.ReadFile(m.path(file))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ""
+	case err != nil:
+		return fmt.Sprintf("%s (%s cannot be read: %v)", what, file, err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	line = strings.TrimSpace(line)
+	if len(line) > maxDegradedText {
+		line = strings.ToValidUTF8(line[:maxDegradedText], "") + "…"
+	}
+	if line == "" {
+		return fmt.Sprintf("%s (%s gives no reason)", what, file)
+	}
+	return line
+}
+
+// lastStoreReset is the newest corrupt store moved aside from StorePath.
+// A directory that cannot be listed reports none: the reset was logged
+// when it happened.
+func (m Machine) lastStoreReset() *dbm.Reset {
+	if m.StorePath == "" {
+		return nil
+	}
+	r, ok, err := dbm.LastReset(m.StorePath)
+	if err != nil || !ok {
+		return nil
+	}
+	return &r
 }
 
 func (m Machine) path(p string) string { return filepath.Join(m.Root, p) }
@@ -201,7 +275,10 @@ func (m Machine) machineID() string {
 		return ""
 	}
 	id := hex.EncodeToString(b[:])
-	if err := atomicfile.Write(file, []byte(id+"\n"), 0o644); err != nil {
+	if err := atomicfile.MkdirAll(m.StateDir, 0o700); err != nil {
+		return ""
+	}
+	if err := atomicfile.WriteFile(file, []byte(id+"\n"), 0o644); err != nil {
 		return ""
 	}
 	return id

@@ -76,6 +76,9 @@ type nodeBuilder struct {
 	eviction  Eviction
 	runtime   func() string // containerRuntimeVersion, e.g. containerd://2.4.2
 	readiness Readiness
+	// storeResetFor is how long StoreReset stays True once the cloud has
+	// it (DefaultStoreResetFor when zero).
+	storeResetFor time.Duration
 	// lastPressure is when each pressure was last observed, so a
 	// condition stays True for PressureTransition (the kubelet's
 	// evictionPressureTransitionPeriod) instead of flapping.
@@ -151,13 +154,20 @@ func (b *nodeBuilder) Status(f Facts, prev *v1.NodeStatus, now time.Time) v1.Nod
 	}
 }
 
-// conditions are MemoryPressure, DiskPressure, PIDPressure and Ready, in
-// the kubelet's order and words.
+// conditions are the gateway's own (conditions.go), then MemoryPressure,
+// DiskPressure, PIDPressure and Ready, in the kubelet's order and words.
 func (b *nodeBuilder) conditions(f Facts, prev *v1.NodeStatus, now time.Time) []v1.NodeCondition {
 	mem, disk, pid := b.eviction.pressures(f)
 	ready, why := b.readiness()
 	readyCond := condition(v1.NodeReady, ready, readyReason, readyMessage, notReadyReason, why)
+	resetFor := b.storeResetFor
+	if resetFor <= 0 {
+		resetFor = DefaultStoreResetFor
+	}
 	out := []v1.NodeCondition{
+		dataPartitionCondition(f),
+		firewallCondition(f),
+		storeResetCondition(f.StoreReset, prev, resetFor, now),
 		condition(v1.NodeMemoryPressure, b.held(v1.NodeMemoryPressure, mem, now),
 			"KubeletHasInsufficientMemory", "kubelet has insufficient memory available",
 			"KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
@@ -172,7 +182,7 @@ func (b *nodeBuilder) conditions(f Facts, prev *v1.NodeStatus, now time.Time) []
 	for i := range out {
 		out[i].LastHeartbeatTime = metav1.NewTime(now)
 		out[i].LastTransitionTime = metav1.NewTime(now)
-		if old := findCondition(prev, out[i].Type); old != nil && old.Status == out[i].Status {
+		if old := findCondition(prev, out[i].Type); old != nil && sameCondition(*old, out[i]) {
 			out[i].LastTransitionTime = old.LastTransitionTime
 		}
 	}

@@ -69,11 +69,12 @@ func TestConditions(t *testing.T) {
 					t.Errorf("%s = %s, want %s", k, got[k], v)
 				}
 			}
-			if len(s.Conditions) != 4 || s.Conditions[3].Type != v1.NodeReady {
-				t.Errorf("conditions %v, want the kubelet's four with Ready last", s.Conditions)
+			last := len(s.Conditions) - 1
+			if len(s.Conditions) != 7 || s.Conditions[last].Type != v1.NodeReady {
+				t.Errorf("conditions %v, want the gateway's three and the kubelet's four with Ready last", s.Conditions)
 			}
-			if !tt.ready && (s.Conditions[3].Reason != "KubeletNotReady" || s.Conditions[3].Message != "container runtime is down") {
-				t.Errorf("not-ready condition %+v", s.Conditions[3])
+			if !tt.ready && (s.Conditions[last].Reason != "KubeletNotReady" || s.Conditions[last].Message != "container runtime is down") {
+				t.Errorf("not-ready condition %+v", s.Conditions[last])
 			}
 		})
 	}
@@ -92,14 +93,14 @@ func TestConditionTransitions(t *testing.T) {
 	f.MemAvailable = 600 << 20
 	s2 := b.Status(f, &s1, t0.Add(40*time.Second))
 	s3 := b.Status(f, &s2, t0.Add(90*time.Second))
-	mem := func(s v1.NodeStatus) v1.NodeCondition { return s.Conditions[0] }
+	mem := func(s v1.NodeStatus) v1.NodeCondition { return *findCondition(&s, v1.NodeMemoryPressure) }
 	if mem(s1).Status != v1.ConditionTrue || mem(s2).Status != v1.ConditionTrue || mem(s3).Status != v1.ConditionFalse {
 		t.Fatalf("memory pressure %s → %s → %s, want True, True (held), False", mem(s1).Status, mem(s2).Status, mem(s3).Status)
 	}
 	if !mem(s1).LastTransitionTime.Time.Equal(mem(s2).LastTransitionTime.Time) || !mem(s1).LastTransitionTime.Time.Equal(t0.Add(10*time.Second)) {
 		t.Errorf("transition time moved while True: %v, %v", mem(s1).LastTransitionTime, mem(s2).LastTransitionTime)
 	}
-	ready := func(s v1.NodeStatus) v1.NodeCondition { return s.Conditions[3] }
+	ready := func(s v1.NodeStatus) v1.NodeCondition { return *findCondition(&s, v1.NodeReady) }
 	if !ready(s3).LastTransitionTime.Time.Equal(t0) || !ready(s3).LastHeartbeatTime.Time.Equal(t0.Add(90*time.Second)) {
 		t.Errorf("Ready: transition %v heartbeat %v", ready(s3).LastTransitionTime, ready(s3).LastHeartbeatTime)
 	}
@@ -171,7 +172,7 @@ func TestStatusPatch(t *testing.T) {
 	if len(a) != 3 || a[0]["address"] != "192.0.2.8" || a[2]["$patch"] != "replace" {
 		t.Errorf("patch addresses %v, want the new list with $patch: replace", a)
 	}
-	if len(p.Status.Conditions) != 4 {
+	if len(p.Status.Conditions) != 7 {
 		t.Errorf("patch conditions %v", p.Status.Conditions)
 	}
 	if strings.Contains(string(raw), `"spec"`) {
@@ -190,7 +191,7 @@ func TestMergeStatus(t *testing.T) {
 		t.Errorf("extended resource dropped")
 	}
 	got := conditionStatus(merged)
-	if got["NetworkUnavailable"] != v1.ConditionFalse || got[v1.NodeReady] != v1.ConditionTrue || len(merged.Conditions) != 5 {
+	if got["NetworkUnavailable"] != v1.ConditionFalse || got[v1.NodeReady] != v1.ConditionTrue || len(merged.Conditions) != 8 {
 		t.Errorf("conditions %v", merged.Conditions)
 	}
 }

@@ -19,16 +19,20 @@ import (
 // inspectServer answers local inspection requests on a unix socket (mode
 // 0600, so only root or the edgecore user can ask):
 //
+//	GET /healthz 200 when every enabled module runs, else 503 naming those
+//	            that do not (init's health check of edgecore)
 //	GET /edged  what edged holds: the desired pods metamanager forwarded and
 //	            message counters (desired state only; no containers run)
-//	GET /bus    messages the bus dropped (unknown destination, full
-//	            channel) and responses that matched no waiting caller
+//	GET /bus    messages the bus dropped (unknown destination; from the
+//	            cloud link, a queue full for the whole shed wait),
+//	            responses that matched no waiting caller, and each
+//	            module's queue: messages, bytes, byte budget, shed
 type inspectServer struct {
 	srv *http.Server
 	ln  net.Listener
 }
 
-func startInspect(path string, b *bus.Bus, ed *edged.Module) (*inspectServer, error) {
+func startInspect(path string, b *bus.Bus, ed *edged.Module, health http.Handler) (*inspectServer, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("inspect socket: remove stale %s: %w", path, err)
 	}
@@ -41,6 +45,7 @@ func startInspect(path string, b *bus.Bus, ed *edged.Module) (*inspectServer, er
 		return nil, fmt.Errorf("inspect socket: %w", err)
 	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", health)
 	if ed.Enable() {
 		mux.Handle("GET /edged", ed)
 	} else {
@@ -50,7 +55,7 @@ func startInspect(path string, b *bus.Bus, ed *edged.Module) (*inspectServer, er
 	}
 	mux.HandleFunc("GET /bus", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]uint64{"dropped": b.Dropped(), "unmatchedResponses": b.UnmatchedResponses()})
+		_ = json.NewEncoder(w).Encode(busStatus{Dropped: b.Dropped(), UnmatchedResponses: b.UnmatchedResponses(), Shed: b.Shed(), Queues: b.Stats()})
 	})
 	s := &inspectServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
 	go func() {
@@ -60,6 +65,14 @@ func startInspect(path string, b *bus.Bus, ed *edged.Module) (*inspectServer, er
 	}()
 	klog.Infof("inspect socket listening on %s", path)
 	return s, nil
+}
+
+// busStatus is the answer to GET /bus.
+type busStatus struct {
+	Dropped            uint64                    `json:"dropped"`
+	UnmatchedResponses uint64                    `json:"unmatchedResponses"`
+	Shed               uint64                    `json:"shed"`
+	Queues             map[string]bus.QueueStats `json:"queues"`
 }
 
 // close stops serving and removes the socket file.

@@ -190,29 +190,37 @@ type runner struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	mu    sync.Mutex
+	state ModuleState
 }
 
 func newRunner(parent context.Context, m Module) *runner {
 	ctx, cancel := context.WithCancel(parent)
-	return &runner{m: m, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	return &runner{m: m, ctx: ctx, cancel: cancel, done: make(chan struct{}), state: ModulePending}
 }
 
 func (r *runner) run() {
 	defer close(r.done)
 	policy := r.m.RestartPolicy()
 	for restarts := 0; ; restarts++ {
+		r.set(ModuleRunning)
 		err := r.startOnce()
 		if r.ctx.Err() != nil {
+			r.set(ModuleStopped)
 			return
 		}
 		if !policy.shouldRestart(err, restarts) {
 			if err != nil {
+				r.set(ModuleFailed)
 				klog.Errorf("module %s failed and will not be restarted: %v", r.m.Name(), err)
 			} else {
+				r.set(ModuleExited)
 				klog.Infof("module %s exited", r.m.Name())
 			}
 			return
 		}
+		r.set(ModuleRestarting)
 		wait := policy.Backoff(restarts)
 		klog.Warningf("module %s exited (%v); restart %d in %v", r.m.Name(), err, restarts+1, wait)
 		t := time.NewTimer(wait)
@@ -220,6 +228,7 @@ func (r *runner) run() {
 		case <-t.C:
 		case <-r.ctx.Done():
 			t.Stop()
+			r.set(ModuleStopped)
 			return
 		}
 	}

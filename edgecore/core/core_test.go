@@ -207,7 +207,7 @@ func TestModulesTalkOverBus(t *testing.T) {
 	c.Register(&fake{name: "pinger", group: "p", enabled: true, runs: []func(context.Context) error{
 		func(ctx context.Context) error {
 			resp, err := b.SendSync("ponger", *model.NewMessage(""), time.Second)
-			got <- fmt.Sprintf("%v %v", resp.Content, err)
+			got <- fmt.Sprintf("%s %v", resp.ContentText(), err)
 			<-ctx.Done()
 			return nil
 		},

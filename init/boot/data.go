@@ -2,8 +2,10 @@ package boot
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,47 +18,69 @@ import (
 
 // Paths on the device.
 const (
-	DataMount  = "/var"
-	bootCount  = "/var/lib/edgegate/boot-count"
-	mkfsPath   = "/sbin/mke2fs"
-	fsckPath   = "/sbin/e2fsck"
-	salvageDir = "/run/edgegate/salvage"
+	DataMount = "/var"
+	bootCount = "/var/lib/edgegate/boot-count"
+	mkfsPath  = "/sbin/mke2fs"
+	fsckPath  = "/sbin/e2fsck"
+	// fsckLog keeps every e2fsck run's output of this boot, in RAM, so
+	// why /var was repaired, recreated or left out can be read later.
+	fsckLog  = "/run/edgegate/data/e2fsck.log"
+	stageDir = "/run/edgegate/data/stage"
 )
 
 func (s *System) mountData(ctx context.Context) {
 	dev := s.Info.Partition(4)
 	res, err := datapart.Mount(datapart.Options{
 		Device: dev, Target: DataMount, Label: "edgegate-data", Mkfs: mkfsPath, Fsck: fsckPath,
-		Run: func(cmd *exec.Cmd) (int, error) {
+		Run: func(cmd *exec.Cmd) (datapart.Exit, error) {
 			e, err := s.reaper.RunCommand(ctx, cmd)
-			if e.Signal != 0 {
-				return 128 + int(e.Signal), err
-			}
-			return e.Code, err
+			return datapart.Exit{Code: e.Code, Signal: e.Signal}, err
 		},
 		Say:        s.Console.Say,
-		SalvageDir: salvageDir,
+		FsckLog:    fsckLog,
+		StageDir:   stageDir,
 		SalvageMax: salvageLimit(),
 	})
 	if err != nil {
-		s.Console.Say("data: %v; /var is a tmpfs, nothing will persist", err)
-		_ = unix.Mount("tmpfs", DataMount, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+		s.dataInRAM(err)
 		return
 	}
 	s.dataOK = true
 	if res.Check != "" {
 		s.Console.Say("data: e2fsck: %s %s", dev, res.Check)
 	}
+	s.Console.Say("data: %s mounted on %s (%s)", dev, DataMount, mountedHow(res))
+}
+
+// mountedHow says what became of the filesystem, for the mount line.
+func mountedHow(res datapart.Result) string {
 	how := "existing filesystem"
 	switch {
+	case res.Recreated && res.Kept != "":
+		how = fmt.Sprintf("recreated; e2fsck's report and %d salvaged files in %s", res.Salvaged, path.Join(DataMount, res.Kept))
 	case res.Recreated:
-		how = "recreated, " + strconv.Itoa(res.Salvaged) + " files kept in lost+found"
+		how = "recreated; nothing could be kept"
 	case res.Resumed:
 		how = "formatted on first boot, after an interrupted format"
 	case res.Formatted:
 		how = "formatted on first boot"
 	}
-	s.Console.Say("data: %s mounted on %s (%s)", dev, DataMount, how)
+	if res.Attempts > 1 {
+		how += fmt.Sprintf(", on attempt %d", res.Attempts)
+	}
+	return how
+}
+
+// dataInRAM runs the gateway with /var on a tmpfs, the data partition
+// untouched, and says so wherever an operator looks: a fault that may
+// pass (a card that reads again after a power cycle) must not cost the
+// node its certificates, its store and its images.
+func (s *System) dataInRAM(err error) {
+	reason := fmt.Sprintf("%v; /var is a tmpfs, nothing written to it survives a reboot; e2fsck's output is in %s", err, fsckLog)
+	if merr := unix.Mount("tmpfs", DataMount, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); merr != nil {
+		reason += fmt.Sprintf("; mounting the tmpfs failed too: %v", merr)
+	}
+	s.degrade("var", reason)
 }
 
 // salvageLimit is how much of an unrepairable filesystem may be copied
@@ -84,7 +108,10 @@ func (s *System) unmountData() {
 		return
 	}
 	s.Console.Say("data: %v", err)
-	if err := unix.Mount("", DataMount, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+	// A remount sets every per-mount flag: keep datapart's nosuid, nodev
+	// and noatime.
+	ro := uintptr(unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOATIME)
+	if err := unix.Mount("", DataMount, "", ro, ""); err != nil {
 		s.Console.Say("data: remount read-only: %v", err)
 		return
 	}
@@ -95,6 +122,10 @@ func (s *System) unmountData() {
 // countBoot increments a counter on the data partition: a cheap, visible
 // proof that what one boot writes the next one reads.
 func (s *System) countBoot() {
+	if !s.dataOK {
+		s.Console.Say("boot count: not kept, /var is not the data partition")
+		return
+	}
 	n := 0
 	if b, err := os.ReadFile(bootCount); err == nil {
 		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))

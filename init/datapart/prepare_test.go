@@ -1,13 +1,16 @@
 package datapart
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The Prepare tests run the host's real mke2fs and e2fsck on partition
@@ -107,9 +110,11 @@ func TestPrepareRepairsDamage(t *testing.T) {
 	}
 }
 
-// TestPrepareRecreatesUnrepairable overwrites every superblock of a filesystem
-// edgegate made: e2fsck cannot use it, so it is made again, loudly.
-func TestPrepareRecreatesUnrepairable(t *testing.T) {
+// TestPrepareKeepsPartitionWithoutSuperblock overwrites every superblock
+// of a filesystem edgegate made. e2fsck cannot even open it (exit 8), which
+// is no verdict on the filesystem: the partition is left exactly as it is,
+// after the bounded retries, and the error says why.
+func TestPrepareKeepsPartitionWithoutSuperblock(t *testing.T) {
 	img, o, said := partition(t)
 	prepared(t, o)
 	junk := make([]byte, partSize-recordSize)
@@ -117,15 +122,25 @@ func TestPrepareRecreatesUnrepairable(t *testing.T) {
 		junk[i] = 0xa5
 	}
 	patch(t, img, 0, junk)
-	res := prepared(t, o)
-	if !res.Recreated || !res.Formatted {
-		t.Fatalf("%+v, want recreated", res)
+	before, _ := os.ReadFile(img)
+	var slept []time.Duration
+	o.Sleep = func(d time.Duration) { slept = append(slept, d) }
+	res, err := Prepare(o)
+	if err == nil || res.Recreated || res.Formatted {
+		t.Fatalf("Prepare = %+v, %v; want an error and nothing formatted", res, err)
 	}
-	if !strings.Contains(strings.Join(*said, "\n"), "RECREATING") {
-		t.Errorf("console did not say the filesystem was recreated: %q", *said)
+	if !strings.Contains(err.Error(), "e2fsck -f -y failed (exit 8)") || !strings.Contains(err.Error(), "e2fsck: Bad magic number in super-block while trying to open") ||
+		!strings.Contains(err.Error(), "left as it is") {
+		t.Errorf("error %q does not say e2fsck failed and the partition was kept", err)
 	}
-	if res := prepared(t, o); res.Check != "clean" {
-		t.Fatalf("after recreate: %+v", res)
+	if after, _ := os.ReadFile(img); !bytes.Equal(before, after) {
+		t.Fatal("the partition was modified")
+	}
+	if want := []time.Duration{2 * time.Second, 4 * time.Second}; res.Attempts != 3 || !slices.Equal(slept, want) {
+		t.Errorf("%d attempts, pauses %v; want 3 attempts, pauses %v", res.Attempts, slept, want)
+	}
+	if strings.Contains(strings.Join(*said, "\n"), "RECREATING") {
+		t.Errorf("console announced a recreation: %q", *said)
 	}
 }
 

@@ -5,28 +5,112 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// salvage copies the files of the filesystem about to be recreated into
-// SalvageDir/files, when it still mounts read-only and they fit in
+// recreate makes a new filesystem in place of one e2fsck -f -y could not
+// repair. Before the old one goes, e2fsck's report and the files that can
+// still be read are gathered in RAM, and mke2fs puts them into the new
+// one, so the reason and what could be kept survive on the partition.
+func (o Options) recreate(size int64, res *Result, runs []fsckRun) error {
+	why := runs[len(runs)-1].describe()
+	kept := path.Join("lib/edgegate", "recreated-"+time.Now().UTC().Format("20060102T150405Z"))
+	st, err := o.newStage()
+	if err == nil {
+		defer st.close()
+		err = st.keep(kept, report(o.Device, runs))
+	}
+	if err != nil {
+		o.Say("data: RECREATING the filesystem on %s: %s; nothing can be kept (%v)", o.Device, why, err)
+		return o.formatRecreated(size, res, "", "")
+	}
+	files, n := o.salvage(filepath.Join(st.root, kept, "files"), st.mnt)
+	res.Salvaged = n
+	o.Say("data: RECREATING the filesystem on %s: %s; kept in %s: e2fsck's report, %s", o.Device, why, path.Join("/", o.Target, kept), files)
+	return o.formatRecreated(size, res, st.root, kept)
+}
+
+// formatRecreated formats with the staged tree and, should mke2fs fail on
+// it, without: a new filesystem matters more than what it would hold.
+func (o Options) formatRecreated(size int64, res *Result, root, kept string) error {
+	err := o.format(size, res, "recreating", root)
+	if err != nil && root != "" {
+		o.Say("data: formatting with the kept files failed: %v; formatting without them", err)
+		res.Salvaged, kept = 0, ""
+		err = o.format(size, res, "recreating, keeping nothing", "")
+	}
+	if err != nil {
+		return err
+	}
+	res.Recreated, res.Kept = true, kept
+	return nil
+}
+
+// stage is where a recreated filesystem's content is gathered: root is
+// the tree mke2fs copies in, mnt where the old filesystem is mounted to
+// salvage from.
+type stage struct {
+	dir, root, mnt string
+	temporary      bool
+}
+
+func (o Options) newStage() (*stage, error) {
+	st := &stage{dir: o.StageDir}
+	if st.dir == "" {
+		d, err := os.MkdirTemp("", "datapart-stage-")
+		if err != nil {
+			return nil, fmt.Errorf("staging area: %w", err)
+		}
+		st.dir, st.temporary = d, true
+	}
+	st.root, st.mnt = filepath.Join(st.dir, "root"), filepath.Join(st.dir, "mnt")
+	// A root left by an earlier try would bring its files along.
+	if err := os.RemoveAll(st.root); err != nil {
+		return nil, fmt.Errorf("staging area: %w", err)
+	}
+	for _, d := range []string{st.root, st.mnt} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("staging area: %w", err)
+		}
+	}
+	// mke2fs gives the new root the mode of the staged one.
+	if err := os.Chmod(st.root, 0o755); err != nil {
+		return nil, fmt.Errorf("staging area: %w", err)
+	}
+	return st, nil
+}
+
+// keep writes e2fsck's report into the staged tree at dir/e2fsck.log.
+func (st *stage) keep(dir, report string) error {
+	full := filepath.Join(st.root, dir)
+	if err := os.MkdirAll(full, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(full, "e2fsck.log"), []byte(report), 0o644)
+}
+
+func (st *stage) close() {
+	os.RemoveAll(st.root)
+	if st.temporary {
+		os.RemoveAll(st.dir)
+	}
+}
+
+// salvage copies the files of the filesystem about to be made again into
+// dst, when it still mounts read-only (at mnt) and they fit in
 // SalvageMax. It returns what became of them, for the console, and how
 // many files were kept.
-func (o Options) salvage() (string, int) {
-	if o.SalvageDir == "" {
-		return "its files are lost (no place to keep them)", 0
-	}
-	mnt := filepath.Join(o.SalvageDir, "mnt")
-	files := filepath.Join(o.SalvageDir, "files")
-	if err := os.MkdirAll(mnt, 0o700); err != nil {
-		return fmt.Sprintf("its files are lost: %v", err), 0
+func (o Options) salvage(dst, mnt string) (string, int) {
+	if o.SalvageMax <= 0 {
+		return "no files (no room set aside for them)", 0
 	}
 	// noload: do not replay a journal on a filesystem we do not trust.
 	if err := unix.Mount(o.Device, mnt, "ext4", unix.MS_RDONLY, "noload"); err != nil {
-		return fmt.Sprintf("its files are lost: it does not mount read-only: %v", err), 0
+		return fmt.Sprintf("no files (the old filesystem does not mount read-only: %v)", err), 0
 	}
 	defer unix.Unmount(mnt, 0)
 	var total int64
@@ -39,32 +123,14 @@ func (o Options) salvage() (string, int) {
 		return nil
 	})
 	if total > o.SalvageMax {
-		return fmt.Sprintf("its files are lost: %d bytes do not fit in the %d set aside", total, o.SalvageMax), 0
+		return fmt.Sprintf("no files (their %d bytes do not fit in the %d set aside)", total, o.SalvageMax), 0
 	}
-	n, err := copyTree(mnt, files)
+	n, err := copyTree(mnt, dst)
 	if err != nil {
-		os.RemoveAll(files)
-		return fmt.Sprintf("its files are lost: copying them aside: %v", err), 0
+		os.RemoveAll(dst)
+		return fmt.Sprintf("no files (copying them aside: %v)", err), 0
 	}
-	return fmt.Sprintf("%d files (%d bytes) kept aside for lost+found/previous", n, total), n
-}
-
-// restoreSalvage moves the salvaged files into lost+found/previous-<time>
-// on the new filesystem.
-func (o Options) restoreSalvage() error {
-	mnt := filepath.Join(o.SalvageDir, "mnt")
-	files := filepath.Join(o.SalvageDir, "files")
-	defer os.RemoveAll(files)
-	if err := mount(o.Device, mnt); err != nil {
-		return err
-	}
-	defer unix.Unmount(mnt, 0)
-	dst := filepath.Join(mnt, "lost+found", "previous-"+time.Now().UTC().Format("20060102T150405Z"))
-	if _, err := copyTree(files, dst); err != nil {
-		return err
-	}
-	unix.Sync()
-	return nil
+	return fmt.Sprintf("%d files (%d bytes) in files/", n, total), n
 }
 
 // copyTree copies regular files, directories and symlinks from src to

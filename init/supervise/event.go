@@ -9,13 +9,14 @@ import (
 type EventKind int
 
 const (
-	EventWaiting     EventKind = iota // waiting for dependencies
-	EventStarted                      // process started (PID set)
-	EventStartFailed                  // could not start (Err set)
-	EventHealthy                      // first passing health check of a run
-	EventUnhealthy                    // failure threshold reached; restarting
-	EventExited                       // process ended (Exit, Restart set)
-	EventStopped                      // stopped on request (Exit set)
+	EventWaiting      EventKind = iota // waiting for dependencies
+	EventStarted                       // process started (PID set)
+	EventStartFailed                   // could not start (Err set)
+	EventHealthy                       // first passing health check of a run
+	EventUnhealthy                     // failure threshold reached; restarting
+	EventExited                        // process ended (Exit, Restart set)
+	EventStopped                       // stopped on request (Exit set)
+	EventStartTimeout                  // not healthy by its start deadline; restarting (Err set)
 )
 
 // Event is one thing PID 1 prints on the console, one line each.
@@ -27,7 +28,8 @@ type Event struct {
 	Exit    Exit
 	// Restart is the delay before the next start; negative means no restart.
 	Restart time.Duration
-	// Err explains EventStartFailed and EventUnhealthy; Waiting lists deps.
+	// Err explains EventStartFailed, EventUnhealthy and
+	// EventStartTimeout; Waiting lists deps.
 	Err  error
 	Deps []string
 }
@@ -51,6 +53,8 @@ func (e Event) String() string {
 		return fmt.Sprintf("%s exited %s%s", s, e.Exit, restartText(e.Restart))
 	case EventStopped:
 		return fmt.Sprintf("%s stopped (%s)", s, e.Exit)
+	case EventStartTimeout:
+		return fmt.Sprintf("%s did not become healthy, restarting: %v", s, e.Err)
 	}
 	return s + " unknown event"
 }

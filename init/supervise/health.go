@@ -3,9 +3,11 @@ package supervise
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +27,7 @@ func newChecker(h config.HealthCheck, starter Starter) checker {
 	case config.HealthExec:
 		return execCheck(h.Command, starter)
 	case config.HealthHTTP:
-		return httpCheck(h.URL)
+		return httpCheck(h.URL, h.Address)
 	}
 	return nil
 }
@@ -63,8 +65,17 @@ func execCheck(argv []string, starter Starter) checker {
 	}
 }
 
-func httpCheck(url string) checker {
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+// httpCheck GETs url; with a socket, through that unix socket whatever
+// the URL's host, so a service can answer on a socket only root reaches.
+func httpCheck(url, socket string) checker {
+	tr := &http.Transport{DisableKeepAlives: true, Proxy: nil}
+	if socket != "" {
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}
+	}
+	client := &http.Client{Transport: tr}
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -74,9 +85,11 @@ func httpCheck(url string) checker {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return fmt.Errorf("GET %s: %s", url, resp.Status)
+			// The body says why (edgecore: which modules are not running).
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.Join(strings.Fields(string(body)), " "))
 		}
 		return nil
 	}

@@ -64,6 +64,9 @@ type service struct {
 	restarts  int
 	lastExit  string
 	started   time.Time
+	// healthySince is when the current run was first healthy (zero
+	// until then): only healthy time makes a run count as stable.
+	healthySince time.Time
 }
 
 func (s *service) set(f func()) {
@@ -92,7 +95,7 @@ func (s *service) run(ctx context.Context) {
 	}
 	failures := 0
 	for {
-		exit, ranFor, stopped, err := s.runOnce(ctx)
+		exit, upFor, stopped, err := s.runOnce(ctx)
 		if stopped {
 			s.set(func() { s.state, s.lastExit = StateStopped, exit.String() })
 			s.sup.emit(Event{Service: s.spec.Name, Kind: EventStopped, Exit: exit})
@@ -104,7 +107,7 @@ func (s *service) run(ctx context.Context) {
 			return
 		}
 		var delay time.Duration
-		failures, delay = s.sup.backoff.Next(failures, ranFor)
+		failures, delay = s.sup.backoff.Next(failures, upFor)
 		s.set(func() { s.state = StateBackoff; s.restarts++ })
 		s.emitEnd(exit, err, delay)
 		select {
@@ -172,21 +175,28 @@ func (s *service) waitDeps() bool {
 }
 
 // runOnce starts the process and waits for it to end, for its turn to
-// stop, or for its health to fail.
-func (s *service) runOnce(ctx context.Context) (exit Exit, ranFor time.Duration, stopped bool, err error) {
+// stop, or for its health to fail. upFor is how long the run was healthy.
+func (s *service) runOnce(ctx context.Context) (exit Exit, upFor time.Duration, stopped bool, err error) {
 	pid, exitCh, err := s.start()
 	if err != nil {
 		return Exit{}, 0, false, err
 	}
 	start := s.sup.clock.Now()
-	s.set(func() { s.state, s.pid, s.started, s.isHealthy = StateStarting, pid, start, false })
+	s.set(func() {
+		s.state, s.pid, s.started, s.isHealthy, s.healthySince = StateStarting, pid, start, false, time.Time{}
+		if s.check == nil {
+			s.healthySince = start // no check: up once started
+		}
+	})
 	defer s.set(func() { s.pid, s.isHealthy = 0, false })
 	s.sup.emit(Event{Service: s.spec.Name, Kind: EventStarted, PID: pid})
 
 	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	unhealthy := make(chan error, 1)
-	go s.watchHealth(runCtx, pid, unhealthy)
+	failed := make(chan Event, 1)
+	watched := make(chan struct{})
+	go func() { defer close(watched); s.watchHealth(runCtx, pid, failed) }()
+	// No check outlives its run: one left behind per restart would add up.
+	defer func() { cancel(); <-watched }()
 
 	select {
 	case exit = <-exitCh:
@@ -194,12 +204,18 @@ func (s *service) runOnce(ctx context.Context) (exit Exit, ranFor time.Duration,
 		killGroup(pid, unix.SIGKILL)
 	case <-s.stop:
 		exit, stopped = s.terminate(pid, exitCh), true
-	case herr := <-unhealthy:
-		s.sup.emit(Event{Service: s.spec.Name, Kind: EventUnhealthy, PID: pid, Err: herr})
+	case e := <-failed:
+		s.sup.emit(e)
 		exit = s.terminate(pid, exitCh)
 	}
-	s.set(func() { s.lastExit = exit.String() })
-	return exit, s.sup.clock.Now().Sub(start), stopped, nil
+	now := s.sup.clock.Now()
+	s.set(func() {
+		s.lastExit = exit.String()
+		if !s.healthySince.IsZero() {
+			upFor = now.Sub(s.healthySince)
+		}
+	})
+	return exit, upFor, stopped, nil
 }
 
 func (s *service) start() (int, <-chan Exit, error) {
@@ -256,18 +272,28 @@ func killGroup(pgid int, sig unix.Signal) {
 
 // watchHealth checks the service every interval; the first success marks
 // it healthy (releasing its dependents), and FailureThreshold failures in
-// a row after that are reported on unhealthy.
-func (s *service) watchHealth(ctx context.Context, pid int, unhealthy chan<- error) {
+// a row after that are reported on failed. A service not healthy within
+// StartTimeout of its start is reported too: left alone it would hold its
+// dependents back for ever.
+func (s *service) watchHealth(ctx context.Context, pid int, failed chan<- Event) {
 	if s.check == nil {
 		s.markHealthy(pid, false)
 		return
 	}
 	h := s.spec.Health
 	fails, healthy := 0, false
+	var lastErr error
+	var deadline <-chan time.Time // nil: none
+	if h.StartTimeout > 0 {
+		deadline = s.sup.clock.After(h.StartTimeout.D())
+	}
 	wait := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-deadline:
+			failed <- Event{Service: s.spec.Name, Kind: EventStartTimeout, PID: pid, Err: notHealthyIn(h.StartTimeout.D(), lastErr)}
 			return
 		case <-s.sup.clock.After(wait):
 		}
@@ -278,18 +304,20 @@ func (s *service) watchHealth(ctx context.Context, pid int, unhealthy chan<- err
 		if ctx.Err() != nil {
 			return
 		}
+		lastErr = err
 		switch {
 		case err == nil:
 			fails = 0
 			if !healthy {
-				healthy = true
+				healthy, deadline = true, nil
 				s.markHealthy(pid, true)
 			}
 		case healthy:
 			fails++
 			if fails >= h.FailureThreshold {
 				s.set(func() { s.isHealthy = false })
-				unhealthy <- fmt.Errorf("%d health checks failed, last: %w", fails, err)
+				failed <- Event{Service: s.spec.Name, Kind: EventUnhealthy, PID: pid,
+					Err: fmt.Errorf("%d health checks failed, last: %w", fails, err)}
 				return
 			}
 		}
@@ -297,8 +325,12 @@ func (s *service) watchHealth(ctx context.Context, pid int, unhealthy chan<- err
 }
 
 func (s *service) markHealthy(pid int, announce bool) {
+	now := s.sup.clock.Now()
 	s.set(func() {
 		s.isHealthy = true
+		if s.healthySince.IsZero() {
+			s.healthySince = now
+		}
 		if s.state == StateStarting {
 			s.state = StateRunning
 		}
@@ -307,4 +339,11 @@ func (s *service) markHealthy(pid int, announce bool) {
 		s.sup.emit(Event{Service: s.spec.Name, Kind: EventHealthy, PID: pid})
 	}
 	s.healthyOnce.Do(func() { close(s.healthy) })
+}
+
+func notHealthyIn(d time.Duration, last error) error {
+	if last == nil {
+		return fmt.Errorf("not healthy %v after its start (no check finished)", d)
+	}
+	return fmt.Errorf("not healthy %v after its start, last check: %w", d, last)
 }

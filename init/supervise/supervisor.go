@@ -1,6 +1,7 @@
 // Package supervise runs the appliance's services as a small dependency
 // graph: each starts once everything it depends on is healthy, is health
-// checked, restarted with exponential backoff when it ends, and stopped in
+// checked, restarted with exponential backoff when it ends, fails its
+// checks or is not healthy by its start deadline, and stopped in
 // reverse dependency order (SIGTERM to its process group, SIGKILL after
 // its grace period). Output of each service goes to an in-memory ring, a
 // size-capped rotated file (<LogDir>/<name>.log, .1, .2 …) and, one

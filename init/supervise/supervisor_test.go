@@ -248,7 +248,12 @@ func TestStartWaitsForDependencyHealthAndStopsInReverse(t *testing.T) {
 		s.Health = config.HealthCheck{Kind: config.HealthExec, Command: []string{"/bin/test", "-e", ready},
 			Interval: config.Duration(50 * time.Millisecond), Timeout: config.Duration(time.Second), FailureThreshold: 3}
 	})
-	app := shService("app", svc("app", "test -e "+ready+" || echo 'started before db was ready' >> "+order+";"), dependsOn("db"))
+	// app is healthy once it wrote its start line, so web's comes after
+	// it (with kind none, web could start before app's shell ran).
+	app := shService("app", svc("app", "test -e "+ready+" || echo 'started before db was ready' >> "+order+";"), dependsOn("db"), func(s *config.Service) {
+		s.Health = config.HealthCheck{Kind: config.HealthExec, Command: []string{"/bin/grep", "-q", "start app", order},
+			Interval: config.Duration(20 * time.Millisecond), Timeout: config.Duration(time.Second), FailureThreshold: 3}
+	})
 	web := shService("web", svc("web", ""), dependsOn("app"))
 	side := shService("side", svc("side", ""))
 

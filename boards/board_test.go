@@ -71,3 +71,19 @@ func TestPackageNames(t *testing.T) {
 		}
 	}
 }
+
+// TestBoardsLoadFirewallModules: init installs its packet filter on every
+// board, containers or not.
+func TestBoardsLoadFirewallModules(t *testing.T) {
+	for _, b := range All() {
+		loaded := map[string]bool{}
+		for _, m := range b.Modules {
+			loaded[m.Name] = true
+		}
+		for _, m := range firewallModules {
+			if !loaded[m.Name] {
+				t.Errorf("board %s does not load %s, which the firewall needs", b.Name, m.Name)
+			}
+		}
+	}
+}

@@ -54,21 +54,27 @@ var watchdogModules = []Module{
 	{Name: "softdog"},
 }
 
+// firewallModules are init's packet filter's (init/firewall): nftables,
+// with its inet family, sets and counters built in, and conntrack
+// matching, which accepts the replies to what the gateway sends.
+var firewallModules = []Module{
+	{Name: "nf_tables"},
+	{Name: "nft_ct"},
+}
+
 // containerModules are what containerd and its containers need from the
-// kernel: overlay for the snapshotter (loaded before containerd starts: the
-// snapshotter checks for it when it initialises), bridge and veth for the
-// CNI bridge, nftables NAT and conntrack matching so containers reach
-// what the gateway reaches and nothing reaches them unasked, and DNAT with
-// local-address matching for the pods' host ports.
+// kernel besides firewallModules: overlay for the snapshotter (loaded
+// before containerd starts: the snapshotter checks for it when it
+// initialises), bridge and veth for the CNI bridge, nftables NAT so
+// containers reach what the gateway reaches and nothing reaches them
+// unasked, and DNAT with local-address matching for the pods' host ports.
 // Real boards on the same Debian kernels need the same list.
 var containerModules = []Module{
 	{Name: "overlay"},
 	{Name: "bridge"},
 	{Name: "veth"},
-	{Name: "nf_tables"},
 	{Name: "nft_chain_nat"},
 	{Name: "nft_masq"},
-	{Name: "nft_ct"},
 	{Name: "nft_nat"},
 	{Name: "nft_fib_ipv4"},
 	{Name: "nf_conntrack_netlink"}, // clearing UDP conntrack entries of new host ports
@@ -105,7 +111,7 @@ func QEMUArm64() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, containerModules),
+		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, firewallModules, containerModules),
 		Userland:      e2fsprogsArm64(),
 		Layout:        qemuLayout,
 		Emulation: &Emulation{
@@ -136,7 +142,7 @@ func QEMUArmv7() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, containerModules),
+		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, firewallModules, containerModules),
 		Userland:      e2fsprogsArmhf(),
 		// ext4's crc32c soft dependency also pulls in the ARMv8 CRC
 		// driver, which a Cortex-A15 cannot run (ENODEV).

@@ -38,9 +38,12 @@ import (
 //
 //   - web: an init container, a configMap volume, a secret in the
 //     environment, an emptyDir shared with the init container, a readiness
-//     probe and a hostPort; it reaches Running and Ready, and the host
-//     reads through the hostPort (a QEMU forward) what each of those put
-//     in the container.
+//     probe, a hostPort and the gateway's /proc (as node exporters mount
+//     it); it reaches Running and Ready, and the host reads through the
+//     hostPort (a QEMU forward) what each of those put in the container.
+//   - exposure: /var is mounted nosuid,nodev, and a hostNetwork pod's
+//     port, which nothing publishes, does not answer through a QEMU
+//     forward (the gateway's firewall) while web's hostPort does.
 //   - web's app container moves to another image: it is replaced (one
 //     restart) and runs the new digest, the pod Ready again.
 //   - pods that fail in the kubelet's known ways report its reasons:
@@ -61,6 +64,7 @@ func TestPods(t *testing.T) {
 			n.createObjects(t)
 			web := t.Run("web", n.testWeb)
 			if web {
+				t.Run("exposure", n.testExposure)
 				t.Run("image update", n.testImageUpdate)
 			}
 			t.Run("failing pods", func(t *testing.T) { n.testFailingPods(t, web) })
@@ -112,6 +116,7 @@ func newPodCluster(t testing.TB) *podCluster {
 	if c.v1Digest == c.v2Digest {
 		t.Fatalf("podapp v1 and v2 have the same digest %s", c.v1Digest)
 	}
+	c.push(t, setuidTag, registry.BuildSetuidImage(bins, "/podapp", nil, []string{"PODAPP_VERSION=v1"}))
 	return c
 }
 
@@ -168,6 +173,8 @@ type podNode struct {
 	memory   int // guest MiB; 0: the board's
 	m        *Machine
 	webPort  int // the host port QEMU forwards to webHostPort
+	// closedPort is the host port QEMU forwards to closedGuestPort.
+	closedPort int
 	// The values of the web pod's configmap and secret.
 	greeting, token string
 }
@@ -198,7 +205,7 @@ func bootPodNodeWith(t testing.TB, c *podCluster, b boards.Board, s nodeSettings
 		memory:     s.memoryMiB,
 		podCluster: c, name: s.prefix + "-" + string(b.Arch), ns: s.prefix + "-" + string(b.Arch), board: b,
 		greeting: "hello from the cloud to " + b.Name, token: rand.Text(), webPort: freeLoopbackPort(t),
-		disk: filepath.Join(t.TempDir(), "gw.img"),
+		disk: filepath.Join(t.TempDir(), "gw.img"), closedPort: freeLoopbackPort(t),
 	}
 	n.cloud = testcloud.ForTest(t, testcloud.Options{Kube: c.kube.Client()})
 	token, err := n.cloud.Token(time.Hour)
@@ -224,7 +231,7 @@ func (n *podNode) boot(t testing.TB) {
 	t.Helper()
 	m, err := Start(context.Background(), Config{
 		Board: n.board, Image: n.disk, Path: Direct, MemoryMiB: n.memory,
-		Forwards: []Forward{{HostPort: n.webPort, GuestPort: webHostPort}},
+		Forwards: []Forward{{HostPort: n.webPort, GuestPort: webHostPort}, {HostPort: n.closedPort, GuestPort: closedGuestPort}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -368,10 +375,12 @@ func (n *podNode) webPod() *v1.Pod {
 		PeriodSeconds: 2,
 	}
 	app.Ports = []v1.ContainerPort{{ContainerPort: 8080, HostPort: webHostPort}}
+	app.VolumeMounts = append(app.VolumeMounts, v1.VolumeMount{Name: "hostproc", MountPath: hostProc, ReadOnly: true})
 
 	pod := n.pod("web", v1.RestartPolicyAlways, app, n.container("side", "log", "5"))
 	pod.Spec.InitContainers = []v1.Container{init}
 	pod.Spec.Volumes = []v1.Volume{
+		{Name: "hostproc", VolumeSource: v1.VolumeSource{HostPath: &v1.HostPathVolumeSource{Path: "/proc"}}},
 		{Name: "config", VolumeSource: v1.VolumeSource{ConfigMap: &v1.ConfigMapVolumeSource{
 			LocalObjectReference: v1.LocalObjectReference{Name: "app-config"}}}},
 		{Name: "work", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}},

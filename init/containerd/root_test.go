@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestJail(t *testing.T) {
 	}
 	jail := filepath.Join(t.TempDir(), "jail")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestJailChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "EDGEGATE_JAIL="+jail)
+	cmd.Env = append(os.Environ(), "EDGEGATE_JAIL="+jail, "EDGEGATE_JAIL_STATE="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "jail ok") {
 		t.Fatalf("child: %v\n%s", err, out)
@@ -42,6 +43,7 @@ func TestJailChild(t *testing.T) {
 	if jail == "" {
 		t.Skip("run by TestJail")
 	}
+	state := stateMount(t, os.Getenv("EDGEGATE_JAIL_STATE"))
 	if err := enterJail(jail); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,58 @@ func TestJailChild(t *testing.T) {
 		t.Errorf("a filesystem below the jail's root must stay writable: %v", err)
 	}
 	os.Remove(probe)
+	// ... and their nosuid and nodev: the daemon's state and the
+	// containers' snapshots are on /var.
+	if got := mountFlags(t, state); got != "nosuid,nodev" {
+		t.Errorf("a nosuid,nodev filesystem below the root is %q in the jail", got)
+	}
 	if !t.Failed() {
 		t.Log("jail ok")
 	}
+}
+
+// stateMount mounts a tmpfs nosuid,nodev on dir as init mounts /var, in
+// a mount namespace of the calling thread's own, and returns dir. The
+// thread stays locked: enterJail must run on it.
+func stateMount(t *testing.T, dir string) string {
+	t.Helper()
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// mountFlags is which of nosuid and nodev the mount at dir has, as this
+// thread's mountinfo lists it (relative to its root; of mounts stacked on
+// dir, the top one). The thread, not the process: only the thread entered
+// the jail's namespace.
+func mountFlags(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	var flags []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[4] == dir {
+			found, flags = true, nil
+			for _, o := range strings.Split(f[5], ",") {
+				if o == "nosuid" || o == "nodev" {
+					flags = append(flags, o)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("%s is not a mount point", dir)
+	}
+	return strings.Join(flags, ",")
 }

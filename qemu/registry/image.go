@@ -65,6 +65,17 @@ func (i Image) Digest() string { return i.Index.Digest }
 // so the same inputs give the same digests. BuildImage panics on a
 // malformed platform: platforms are literals in test code.
 func BuildImage(platforms map[string][]byte, entry string, cmd []string, env []string) Image {
+	return buildImage(platforms, entry, 0o755, cmd, env)
+}
+
+// BuildSetuidImage is BuildImage with the entry set-user-ID root (mode
+// 04755): a container started as another user runs it as root, where
+// set-user-ID programs work.
+func BuildSetuidImage(platforms map[string][]byte, entry string, cmd []string, env []string) Image {
+	return buildImage(platforms, entry, 0o4755, cmd, env)
+}
+
+func buildImage(platforms map[string][]byte, entry string, mode int64, cmd []string, env []string) Image {
 	entry = path.Clean("/" + entry)
 	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
 		env = append([]string{defaultPath}, env...)
@@ -73,7 +84,7 @@ func BuildImage(platforms map[string][]byte, entry string, cmd []string, env []s
 	index := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
 	for _, name := range slices.Sorted(maps.Keys(platforms)) {
 		plat := parsePlatform(name)
-		pi := buildPlatformImage(plat, platforms[name], entry, cmd, env)
+		pi := buildPlatformImage(plat, platforms[name], entry, mode, cmd, env)
 		pi.Platform = name
 		desc := pi.Manifest.Descriptor()
 		desc.Platform = &plat
@@ -84,8 +95,8 @@ func BuildImage(platforms map[string][]byte, entry string, cmd []string, env []s
 	return img
 }
 
-func buildPlatformImage(plat ocispec.Platform, bin []byte, entry string, cmd, env []string) PlatformImage {
-	layerTar := layerTar(entry, bin)
+func buildPlatformImage(plat ocispec.Platform, bin []byte, entry string, mode int64, cmd, env []string) PlatformImage {
+	layerTar := layerTar(entry, bin, mode)
 	pi := PlatformImage{
 		Layer:  newBlob(ocispec.MediaTypeImageLayerGzip, gzipBytes(layerTar)),
 		DiffID: digest.FromBytes(layerTar).String(),
@@ -112,8 +123,8 @@ func buildPlatformImage(plat ocispec.Platform, bin []byte, entry string, cmd, en
 }
 
 // layerTar is the uncompressed layer: entry's parent directories, entry
-// and /tmp, all root-owned and dated at the epoch.
-func layerTar(entry string, bin []byte) []byte {
+// (with mode) and /tmp, all root-owned and dated at the epoch.
+func layerTar(entry string, bin []byte, mode int64) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	add := func(hdr tar.Header, data []byte) {
@@ -127,7 +138,7 @@ func layerTar(entry string, bin []byte) []byte {
 	for _, dir := range parentDirs(entry) {
 		add(tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755}, nil)
 	}
-	add(tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(entry, "/"), Mode: 0o755, Size: int64(len(bin))}, bin)
+	add(tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(entry, "/"), Mode: mode, Size: int64(len(bin))}, bin)
 	if !strings.HasPrefix(entry, "/tmp/") {
 		// Sticky and world-writable, as programs expect of /tmp.
 		add(tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777}, nil)

@@ -203,3 +203,15 @@ func untar(t *testing.T, b []byte) map[string]tarFile {
 		files[hdr.Name] = tarFile{mode: hdr.Mode, data: data}
 	}
 }
+
+func TestBuildSetuidImage(t *testing.T) {
+	img := BuildSetuidImage(fakeBinaries(), "/podapp", nil, nil)
+	if img.Digest() == BuildImage(fakeBinaries(), "/podapp", nil, nil).Digest() {
+		t.Fatal("the setuid image has the plain image's digest")
+	}
+	for _, pi := range img.Manifests {
+		if got := untar(t, gunzip(t, pi.Layer.Data))["podapp"]; got.mode != 0o4755 {
+			t.Errorf("%s: podapp in layer: mode %o, want 4755", pi.Platform, got.mode)
+		}
+	}
+}

@@ -29,6 +29,7 @@ type options struct {
 	configPath    string
 	bootstrapFile string
 	inspectSocket string
+	correctClock  bool
 	defaultConfig bool
 	minConfig     bool
 	version       bool
@@ -42,7 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs.StringVar(&o.configPath, "config", DefaultConfigPath, "path to the EdgeCore (edgecore.config.kubeedge.io/v1alpha2) configuration file")
 	fs.StringVar(&o.bootstrapFile, "bootstrap-file", config.DefaultBootstrapFile, "file keadm join may leave the join token in; when present it overrides modules.edgeHub.token and is removed once the token is used")
-	fs.StringVar(&o.inspectSocket, "inspect-socket", "", "serve GET /edged (desired pods edged received, with counters) and GET /bus (bus drop counters) on this unix socket; off when empty")
+	fs.StringVar(&o.inspectSocket, "inspect-socket", "", "serve GET /healthz (200 once every module runs), GET /edged (desired pods edged received, with counters) and GET /bus (bus drop counters) on this unix socket; off when empty")
+	fs.BoolVar(&o.correctClock, "correct-clock", false, "set the system clock forward to the cloud's time when it is behind it (a gateway without a battery-backed clock whose NTP is unreachable); off, certificates are checked against the cloud's time and the clock is left alone")
 	fs.BoolVar(&o.defaultConfig, "defaultconfig", false, "print the full default configuration and exit")
 	fs.BoolVar(&o.minConfig, "minconfig", false, "print the minimal configuration and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
@@ -70,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer klog.Flush()
 	klog.Infof("edgecore version %s", version)
+	applyMemoryLimit(os.Getenv)
 	if err := serve(o); err != nil {
 		klog.Errorf("edgecore: %v", err)
 		return 1

@@ -19,8 +19,9 @@ func nodeStatusConfig(cfg *config.EdgeCoreConfig) nodestatus.Config {
 		Enable:   m.EdgeHub != nil && m.EdgeHub.Enable,
 		NodeName: cfg.NodeName(),
 		Machine: nodestatus.Machine{
-			FSPath:   config.DefaultRootDirectory,
-			StateDir: filepath.Dir(cfg.Database.DataSource),
+			FSPath:    config.DefaultRootDirectory,
+			StateDir:  filepath.Dir(cfg.Database.DataSource),
+			StorePath: cfg.Database.DataSource,
 		},
 	}
 	e := m.Edged

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -19,6 +18,8 @@ import (
 	"github.com/edgegate/edgegate/edgecore/metamanager"
 	"github.com/edgegate/edgegate/edgecore/model"
 	"github.com/edgegate/edgegate/edgecore/nodestatus"
+	"github.com/edgegate/edgegate/init/atomicfile"
+	"github.com/edgegate/edgegate/init/clock"
 )
 
 // serve loads the configuration, opens the store, registers every module
@@ -28,18 +29,21 @@ func serve(o options) error {
 	if err != nil {
 		return err
 	}
-	db, err := dbm.Open(cfg.Database.DataSource, dbm.Options{})
+	// A corrupt store would stop edgecore at every start, and a gateway has
+	// no shell to repair it: it is moved aside and the node starts empty,
+	// reporting it (nodestatus' StoreReset condition).
+	db, err := dbm.Open(cfg.Database.DataSource, dbm.Options{ResetCorrupt: true})
 	if err != nil {
 		return err
 	}
 	c := core.New()
-	ed, err := registerModules(c, cfg, db, tokenUsed(o))
+	ed, err := registerModules(c, cfg, db, hubOptions(o))
 	if err != nil {
 		_ = db.Close()
 		return err
 	}
 	if o.inspectSocket != "" {
-		s, err := startInspect(o.inspectSocket, c.Bus(), ed)
+		s, err := startInspect(o.inspectSocket, c.Bus(), ed, c.HealthHandler())
 		if err != nil {
 			_ = db.Close()
 			return err
@@ -86,14 +90,29 @@ func recordVersion(path string, cfg *config.EdgeCoreConfig) {
 	cfg.EdgeCoreVersion = version
 }
 
+// hubOptions are edgehub's hooks into the process: erasing the used token
+// and, with --correct-clock, setting the system clock from the cloud's
+// time when it is behind.
+func hubOptions(o options) []edgehub.Option {
+	opts := []edgehub.Option{edgehub.WithTokenUsed(tokenUsed(o))}
+	if o.correctClock {
+		opts = append(opts, edgehub.WithClockSetter(clock.SetSystemClock))
+	}
+	return opts
+}
+
 // tokenUsed returns what runs once the join token has bought a
-// certificate: the token is cleared from the configuration file and the
-// bootstrap file, if the token came from there, is removed.
+// certificate (stored durably by then): the token is cleared from the
+// configuration file and the bootstrap file, if the token came from there,
+// is removed, durably, so a power cut cannot bring the secret back.
 func tokenUsed(o options) func() error {
 	return func() error {
 		err := edgehub.ClearToken(o.configPath)
-		if rmErr := os.Remove(o.bootstrapFile); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+		_, statErr := os.Stat(o.bootstrapFile)
+		if rmErr := atomicfile.Remove(o.bootstrapFile); rmErr != nil {
 			err = errors.Join(err, fmt.Errorf("remove used bootstrap token: %w", rmErr))
+		} else if statErr == nil {
+			klog.Infof("join token used; %s erased", o.bootstrapFile)
 		}
 		return err
 	}
@@ -117,7 +136,7 @@ func runCore(c *core.Core, db *dbm.DB) error {
 // registerModules registers the seven modules in KubeEdge's order. Modules
 // this release does not ship are registered as disabled and say so; edged
 // records desired pods only and is returned for inspection.
-func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, tokenUsed func() error) (*edged.Module, error) {
+func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, hubOpts []edgehub.Option) (*edged.Module, error) {
 	m := cfg.Modules
 	c.Register(unimplemented(model.TwinModuleName, model.TwinGroup, m.DeviceTwin != nil && m.DeviceTwin.Enable))
 	store, err := metamanager.NewStore(db)
@@ -131,7 +150,10 @@ func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, token
 	if err != nil {
 		return nil, err
 	}
-	hub, err := edgehub.New(hubCfg, c.Bus(), db, edgehub.WithTokenUsed(tokenUsed))
+	// The cloud link sends through the shedding view: a module that stops
+	// reading makes it wait a bounded time, then drop (the cloud resends),
+	// never stall the link or grow memory.
+	hub, err := edgehub.New(hubCfg, c.Bus().Shedding(0), db, hubOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("edgehub: %w", err)
 	}

@@ -49,6 +49,10 @@ type System struct {
 	sup       *supervise.Supervisor
 	// cancel ends the background work (network, clock, reaper, watchdog).
 	cancel context.CancelFunc
+	// degraded lists what runs without what it should have (see degrade).
+	degraded []degraded
+	// firewall is whether the packet filter is installed.
+	firewall bool
 }
 
 // Start brings the system up to the ready line. Errors that leave the
@@ -86,15 +90,21 @@ func Start(ctx context.Context, con *Console, execed time.Time) (*System, error)
 	s.stops = power.Watch(ctx)
 	s.mountData(ctx)
 	s.countBoot()
+	s.handOverJoinToken()
 	s.chooseConfig()
 	s.setHostname()
 	s.startWatchdog(ctx)
 	s.startClock()
+	s.startFirewall()
 	s.startNetwork(ctx)
 	s.syncClock(ctx)
 	s.startServices(ctx)
 	go s.reportRSS(ctx, rssReportAfter)
-	con.Say("ready version=%s slot=%s board=%s", info.Version, s.Slot, info.Board)
+	go s.reportFirewall(ctx, firewallReportEvery)
+	con.Say("%s", readyLine(info.Version, s.Slot, info.Board, s.degraded))
+	for _, d := range s.degraded {
+		con.Say("%s", d) // again, where the boot's last lines are read
+	}
 	return s, nil
 }
 

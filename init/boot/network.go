@@ -2,7 +2,6 @@ package boot
 
 import (
 	"context"
-	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -39,6 +38,7 @@ func (s *System) startNetwork(ctx context.Context) {
 		s.Console.Say("net: loopback: %v", err)
 	}
 	n := s.Config.Network
+	dns := configuredDNS(n)
 	if n.Mode == config.ModeStatic {
 		summary, err := netconf.ApplyStatic(n, resolvConf)
 		if err != nil {
@@ -46,13 +46,8 @@ func (s *System) startNetwork(ctx context.Context) {
 			return
 		}
 		s.Console.Say("net: %s (static)", summary)
+		s.allowResolvers(dns)
 		return
-	}
-	var dns []netip.Addr
-	for _, a := range n.DNS {
-		if ip, err := netip.ParseAddr(a); err == nil { // validated by config
-			dns = append(dns, ip)
-		}
 	}
 	bound := make(chan struct{})
 	var once sync.Once
@@ -60,6 +55,9 @@ func (s *System) startNetwork(ctx context.Context) {
 		Interface: n.Interface, ResolvConf: resolvConf, DNS: dns, Hostname: s.Config.Hostname,
 		OnEvent: func(e netconf.Event) {
 			s.Console.Say("%s", e)
+			if e.Kind == netconf.EventBound || e.Kind == netconf.EventRenewed {
+				s.allowResolvers(resolvers(dns, e.Lease))
+			}
 			if e.Kind == netconf.EventBound {
 				once.Do(func() { close(bound) })
 			}
@@ -80,9 +78,13 @@ func (s *System) startNetwork(ctx context.Context) {
 // startClock moves the clock forward to the last saved time (or the
 // image's build time) before anything reads it, on boards without an RTC.
 func (s *System) startClock() {
+	savePath := clock.DefaultSavePath
+	if !s.dataOK {
+		savePath = "" // a tmpfs /var: nothing to restore from or save to
+	}
 	k := &clock.Keeper{
 		Servers:      s.Config.NTP.Servers,
-		SavePath:     clock.DefaultSavePath,
+		SavePath:     savePath,
 		SaveInterval: s.Config.NTP.SaveInterval.D(),
 		QueryTimeout: ntpTimeout,
 		Floor:        buildTime(),
@@ -97,18 +99,17 @@ func (s *System) startClock() {
 }
 
 // syncClock sets the time from NTP once the network is up, then keeps it
-// right (and saved on /var) in the background.
+// right (and saved on /var, when /var persists) in the background: a
+// failed sync is retried with backoff, also when /var is a tmpfs.
 func (s *System) syncClock(ctx context.Context) {
 	k := s.clock
 	if len(k.Servers) == 0 {
 		s.Console.Say("clock: no NTP servers configured; time %s", time.Now().UTC().Format(time.RFC3339))
 	} else if r, err := k.Sync(ctx); err != nil {
-		s.Console.Say("clock: %v; time %s", err, time.Now().UTC().Format(time.RFC3339))
+		s.Console.Say("clock: %v; time %s; retrying from %s, backing off to %s", err, time.Now().UTC().Format(time.RFC3339),
+			k.RetryDelay(1), k.RetryDelay(1000))
 	} else {
 		s.Console.Say("clock: set from ntp %s; time %s", r, time.Now().UTC().Format(time.RFC3339))
-	}
-	if !s.dataOK {
-		return
 	}
 	// Run saves the time once more when ctx ends; Stop waits for that
 	// before it unmounts /var.

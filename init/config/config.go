@@ -1,5 +1,5 @@
 // Package config is the appliance's one typed configuration file: hostname,
-// network, NTP, services and watchdog.
+// network, NTP, services, watchdog and firewall.
 //
 // Format: YAML, decoded strictly through sigs.k8s.io/yaml (YAML is turned
 // into JSON and decoded with the JSON tags below, unknown fields and
@@ -42,6 +42,7 @@ type Config struct {
 	NTP      NTP       `json:"ntp"`
 	Services []Service `json:"services,omitempty"`
 	Watchdog Watchdog  `json:"watchdog"`
+	Firewall Firewall  `json:"firewall"`
 }
 
 // Network modes.
@@ -65,9 +66,10 @@ type Network struct {
 
 // NTP names the time servers and how often the known-good time is saved.
 type NTP struct {
-	// Servers are "host" or "host:port"; empty disables NTP (the saved
-	// time is still restored and saved).
-	Servers []string `json:"servers,omitempty"`
+	// Servers are "host" or "host:port". Left out, they are the NTP pool
+	// (DefaultNTPServers); an empty list (servers: []) disables NTP (the
+	// saved time is still restored and saved).
+	Servers []string `json:"servers"`
 	// SaveInterval is how often the current time is written to /var.
 	SaveInterval Duration `json:"saveInterval,omitempty"`
 }
@@ -110,7 +112,8 @@ const (
 type HealthCheck struct {
 	// Kind is "none" (up once started), "unix" (connect to Address, a
 	// socket path), "tcp" (connect to Address, host:port), "exec" (Command
-	// exits 0) or "http" (GET URL answers 2xx).
+	// exits 0) or "http" (GET URL answers 2xx; through the unix socket at
+	// Address when it is set, e.g. a service's local status socket).
 	Kind    string   `json:"kind,omitempty"`
 	Address string   `json:"address,omitempty"`
 	Command []string `json:"command,omitempty"`
@@ -121,6 +124,10 @@ type HealthCheck struct {
 	// FailureThreshold consecutive failures of a service that was healthy
 	// make the supervisor restart it.
 	FailureThreshold int `json:"failureThreshold,omitempty"`
+	// StartTimeout is how long a started service may take to pass its
+	// first check; past it, it is restarted with the restart backoff
+	// rather than holding the services that depend on it back for ever.
+	StartTimeout Duration `json:"startTimeout,omitempty"`
 }
 
 // Log bounds what a service's output may take.

@@ -139,6 +139,8 @@ func TestParseRejects(t *testing.T) {
 		{"http url", "services:\n  - {name: a, path: /a, health: {kind: http, url: \"https://x/\"}}\n", []string{`services[0].health.url: "https://x/" is not an http:// URL`}},
 		{"unused field", "services:\n  - {name: a, path: /a, health: {kind: none, url: \"http://x/\"}}\n", []string{`services[0].health.url: is set but not used by kind "none"`}},
 		{"negative interval", "services:\n  - {name: a, path: /a, health: {interval: -1s}}\n", []string{"services[0].health.interval: -1s must be positive"}},
+		{"negative start timeout", "services:\n  - {name: a, path: /a, health: {startTimeout: -1s}}\n", []string{"services[0].health.startTimeout: -1s must be positive"}},
+		{"http socket", "services:\n  - {name: a, path: /a, health: {kind: http, url: \"http://a/healthz\", address: run/a.sock}}\n", []string{`services[0].health.address: "run/a.sock" is not an absolute socket path (kind http`}},
 		{"log size", "services:\n  - {name: a, path: /a, log: {maxBytes: 100}}\n", []string{"services[0].log.maxBytes: 100 is outside"}},
 		{"log keep", "services:\n  - {name: a, path: /a, log: {keep: 50}}\n", []string{"services[0].log.keep: 50 is outside 1..20"}},
 		{"watchdog device", "watchdog: {device: watchdog0}\n", []string{`watchdog.device: "watchdog0"`}},

@@ -12,12 +12,21 @@ const (
 	DefaultHealthInterval   = 2 * time.Second
 	DefaultHealthTimeout    = 1 * time.Second
 	DefaultFailureThreshold = 3
+	DefaultStartTimeout     = 3 * time.Minute // generous: a first start on a slow card can take a minute or more
 	DefaultLogMaxBytes      = 1 << 20
 	DefaultLogKeep          = 2
 	DefaultLogRingBytes     = 64 << 10
 	DefaultWatchdogDevice   = "/dev/watchdog"
 	DefaultWatchdogTimeout  = 30 * time.Second
 )
+
+// DefaultNTPServers are the time servers of a config that names none: the
+// NTP pool (pool.ntp.org), four names so one bad answer or one unreachable
+// server does not leave the gateway without time. A config disables NTP
+// with an empty list (servers: []).
+func DefaultNTPServers() []string {
+	return []string{"0.pool.ntp.org", "1.pool.ntp.org", "2.pool.ntp.org", "3.pool.ntp.org"}
+}
 
 // Default is the config used when neither the image's file nor a last good
 // copy is usable: DHCP on eth0 and no services, so the device at least comes
@@ -40,6 +49,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Network.Mode == "" {
 		c.Network.Mode = ModeDHCP
 	}
+	if c.NTP.Servers == nil {
+		c.NTP.Servers = DefaultNTPServers()
+	}
 	if c.NTP.SaveInterval == 0 {
 		c.NTP.SaveInterval = Duration(DefaultSaveInterval)
 	}
@@ -52,6 +64,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Watchdog.Timeout == 0 {
 		c.Watchdog.Timeout = Duration(DefaultWatchdogTimeout)
 	}
+	c.Firewall.applyDefaults()
 }
 
 func (s *Service) applyDefaults() {
@@ -73,6 +86,9 @@ func (s *Service) applyDefaults() {
 	}
 	if h.FailureThreshold == 0 {
 		h.FailureThreshold = DefaultFailureThreshold
+	}
+	if h.StartTimeout == 0 {
+		h.StartTimeout = Duration(DefaultStartTimeout)
 	}
 	if s.Log.MaxBytes == 0 {
 		s.Log.MaxBytes = DefaultLogMaxBytes

@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 	validateNTP(&e, &c.NTP)
 	validateServices(&e, c.Services)
 	validateWatchdog(&e, &c.Watchdog)
+	validateFirewall(&e, &c.Firewall)
 	return errors.Join(e...)
 }
 
@@ -219,11 +220,14 @@ func validateHealth(e *errs, p string, h *HealthCheck) {
 		if u, err := url.Parse(h.URL); err != nil || u.Scheme != "http" || u.Host == "" {
 			e.add(p+".url", "%q is not an http:// URL (kind http)", h.URL)
 		}
+		if h.Address != "" && !filepath.IsAbs(h.Address) {
+			e.add(p+".address", "%q is not an absolute socket path (kind http through a unix socket)", h.Address)
+		}
 	default:
 		e.add(p+".kind", "%q is not one of none, unix, tcp, exec, http", h.Kind)
 	}
 	unused := map[string]bool{
-		"address": h.Address != "" && h.Kind != HealthUnix && h.Kind != HealthTCP,
+		"address": h.Address != "" && h.Kind != HealthUnix && h.Kind != HealthTCP && h.Kind != HealthHTTP,
 		"command": len(h.Command) > 0 && h.Kind != HealthExec,
 		"url":     h.URL != "" && h.Kind != HealthHTTP,
 	}
@@ -240,6 +244,9 @@ func validateHealth(e *errs, p string, h *HealthCheck) {
 	}
 	if h.FailureThreshold < 1 {
 		e.add(p+".failureThreshold", "%d must be at least 1", h.FailureThreshold)
+	}
+	if h.StartTimeout.D() <= 0 {
+		e.add(p+".startTimeout", "%s must be positive", h.StartTimeout)
 	}
 }
 

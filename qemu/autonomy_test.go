@@ -142,6 +142,9 @@ func (n *podNode) keepPod() *v1.Pod {
 		PeriodSeconds: 2,
 	}
 	app.VolumeMounts = []v1.VolumeMount{{Name: "logs", MountPath: "/hostlogs", ReadOnly: true}}
+	// SYS_PTRACE lets /procs read the proportional memory of the
+	// gateway's processes (smaps_rollup needs ptrace access).
+	app.SecurityContext = &v1.SecurityContext{Capabilities: &v1.Capabilities{Add: []v1.Capability{"SYS_PTRACE"}}}
 	pod := n.pod("keep", v1.RestartPolicyAlways, app)
 	pod.Spec.HostPID = true
 	pod.Spec.Volumes = []v1.Volume{{Name: "logs", VolumeSource: v1.VolumeSource{

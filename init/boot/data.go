@@ -32,8 +32,8 @@ func (s *System) mountData(ctx context.Context) {
 	dev := s.Info.Partition(4)
 	res, err := datapart.Mount(datapart.Options{
 		Device: dev, Target: DataMount, Label: "edgegate-data", Mkfs: mkfsPath, Fsck: fsckPath,
-		Run: func(cmd *exec.Cmd) (datapart.Exit, error) {
-			e, err := s.reaper.RunCommand(ctx, cmd)
+		Run: func(runCtx context.Context, cmd *exec.Cmd) (datapart.Exit, error) {
+			e, err := s.reaper.RunCommand(runCtx, cmd)
 			return datapart.Exit{Code: e.Code, Signal: e.Signal}, err
 		},
 		Say:        s.Console.Say,

@@ -32,6 +32,7 @@ package datapart
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -91,6 +92,12 @@ const (
 	DefaultRetryDelay = 2 * time.Second
 )
 
+// DefaultCommandTimeout bounds one e2fsck or mke2fs run: far above what
+// e2fsck -f -y needs on a 64 GB card of a Pi (minutes), far below "never",
+// which is what a hung card would otherwise cost a gateway nobody can
+// reach.
+const DefaultCommandTimeout = 30 * time.Minute
+
 // Options says how to prepare and mount the partition.
 type Options struct {
 	Device string // e.g. /dev/vda4
@@ -99,9 +106,15 @@ type Options struct {
 	Mkfs   string // path of mke2fs
 	Fsck   string // path of e2fsck; empty skips checking
 	// Run runs a command to completion (PID 1 passes its reaper's); nil
-	// means exec.Cmd.Run. Stdout and Stderr are set to an *os.File. The
-	// error is for a command that could not be started.
-	Run func(*exec.Cmd) (Exit, error)
+	// means exec.Cmd.Run. Stdout and Stderr are set to an *os.File. When
+	// ctx ends first, Run kills the command and returns ctx's error;
+	// otherwise the error is for a command that could not be started.
+	Run func(ctx context.Context, cmd *exec.Cmd) (Exit, error)
+	// CommandTimeout bounds each e2fsck and mke2fs run
+	// (DefaultCommandTimeout when 0). A run that does not finish in time
+	// (a card that stops answering) is killed and ends the attempts: the
+	// gateway comes up with /var in RAM instead of hanging at boot.
+	CommandTimeout time.Duration
 	// Say reports progress, one console line per call; nil is silent.
 	Say func(format string, args ...any)
 	// FsckLog is a file (in RAM) each e2fsck run's output is appended to,
@@ -172,10 +185,20 @@ func (o *Options) defaults() {
 	if o.Sleep == nil {
 		o.Sleep = time.Sleep
 	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = DefaultCommandTimeout
+	}
 }
 
-func runDirect(cmd *exec.Cmd) (Exit, error) {
-	err := cmd.Run()
+func runDirect(ctx context.Context, cmd *exec.Cmd) (Exit, error) {
+	if err := cmd.Start(); err != nil {
+		return Exit{}, err
+	}
+	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !stop() {
+		return Exit{}, ctx.Err()
+	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		return Exit{}, err

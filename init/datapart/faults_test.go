@@ -68,7 +68,8 @@ func hasMarker(t *testing.T, img string) bool {
 }
 
 // fakeFsck writes a stand-in for e2fsck: run n does what line n of plan
-// says ("real" runs the real e2fsck, "kill" dies by SIGKILL, "exit N"
+// says ("real" runs the real e2fsck, "kill" dies by SIGKILL, "hang" never
+// ends, "exit N"
 // prints a line and exits N, "ioerror" reports a read error as e2fsck
 // does). It returns its path and a function counting the runs so far.
 func fakeFsck(t *testing.T, real string, plan ...string) (string, func() int) {
@@ -85,6 +86,7 @@ step=$(sed -n "${n}p" %[2]s)
 case "$step" in
 real) exec %[3]s "$@" ;;
 kill) kill -KILL $$ ;;
+hang) exec sleep 600 ;;
 ioerror) echo "Error reading block 9000 (Input/output error) while reading inode table.  "
 	echo "UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY."; exit 4 ;;
 exit*) echo "fake e2fsck $*: $step"; exit ${step#exit } ;;
@@ -172,6 +174,33 @@ func TestPrepareFaults(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHungFsckEndsTheAttempts: an e2fsck that never ends (a card that
+// stops answering) is killed after CommandTimeout and not run again in
+// this boot, so the gateway comes up with /var in RAM instead of hanging;
+// the partition is untouched.
+func TestHungFsckEndsTheAttempts(t *testing.T) {
+	img, o := markedPartition(t)
+	var runs func() int
+	o.Fsck, runs = fakeFsck(t, o.Fsck, "hang", "real")
+	o.CommandTimeout = time.Second
+	o.Sleep = func(time.Duration) { t.Error("a hung e2fsck was tried again") }
+	before, _ := os.ReadFile(img)
+	began := time.Now()
+	res, err := Prepare(o)
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 1s") || !strings.Contains(err.Error(), "left as it is") {
+		t.Fatalf("Prepare = %+v, %v; want the hung e2fsck named and the partition kept", res, err)
+	}
+	if res.Attempts != 1 || runs() != 1 {
+		t.Errorf("%d attempts, %d e2fsck runs; want 1 and 1", res.Attempts, runs())
+	}
+	if waited := time.Since(began); waited > 30*time.Second {
+		t.Errorf("Prepare took %s with a 1s command timeout", waited)
+	}
+	if after, _ := os.ReadFile(img); !bytes.Equal(before, after) {
+		t.Error("the partition was modified")
 	}
 }
 

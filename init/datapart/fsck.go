@@ -1,6 +1,8 @@
 package datapart
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -116,6 +118,8 @@ func diskError(out string) bool {
 // error that explains a failed boot step.
 func (r fsckRun) describe() string {
 	switch {
+	case errors.Is(r.err, errTimedOut):
+		return fmt.Sprintf("%s %v", r.pass, r.err)
 	case r.err != nil:
 		return fmt.Sprintf("%s could not be executed: %v", r.pass, r.err)
 	case r.exit.Signal != 0:
@@ -207,12 +211,22 @@ func (o Options) run(name string, args ...string) (Exit, string, error) {
 	}
 	defer os.Remove(out.Name())
 	defer out.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), o.CommandTimeout)
+	defer cancel()
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = out, out
-	exit, err := o.Run(cmd)
+	exit, err := o.Run(ctx, cmd)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w %v; killed", errTimedOut, o.CommandTimeout)
+	}
 	b, _ := os.ReadFile(out.Name())
 	return exit, strings.TrimSpace(string(b)), err
 }
+
+// errTimedOut marks a command that did not finish within CommandTimeout.
+// Trying again within the same boot would only hang as long again, so it
+// ends the attempts.
+var errTimedOut = errors.New("did not finish within")
 
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)

@@ -54,6 +54,9 @@ func (o Options) retry(try func(*Result) error) (Result, error) {
 		if errors.As(err, &r) {
 			return res, r.error
 		}
+		if errors.Is(err, errTimedOut) {
+			return res, fmt.Errorf("%w (not tried again: it would hang as long; the partition was left as it is)", err)
+		}
 		if res.Attempts >= o.Attempts {
 			return res, fmt.Errorf("%w (tried %d times; the partition was left as it is)", err, res.Attempts)
 		}
@@ -95,6 +98,9 @@ func (o Options) prepareOnce(res *Result) error {
 	case actRecreate:
 		return o.recreate(size, res, runs)
 	default:
+		if errors.Is(last.err, errTimedOut) {
+			return fmt.Errorf("data partition %s: %s: %w", o.Device, last.pass, last.err)
+		}
 		return fmt.Errorf("data partition %s: %s", o.Device, last.describe())
 	}
 	return nil

@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -43,7 +42,7 @@ func TestJoinWithTheClockADayBehind(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "gw.img")
 	_, err = image.Build(context.Background(), image.Options{
 		Board: b, Version: "test", Output: img, Cache: testCache(t), Containerd: true, Edgecore: true,
-		EdgecoreConfig: clockSkewEdgecoreConfig(t, node, cloud, token),
+		EdgecoreConfig: joinEdgecoreConfig(t, node, cloud, token, ""),
 	})
 	must(t, err)
 
@@ -85,24 +84,6 @@ func TestJoinWithTheClockADayBehind(t *testing.T) {
 	if c := m.Console.String(); regexp.MustCompile(`not valid until|joining again with the join token`).MatchString(c) {
 		t.Errorf("the certificate was refused on the way:\n%s", tail(c, 6000))
 	}
-}
-
-// clockSkewEdgecoreConfig joins cloud through QEMU's user network as node.
-func clockSkewEdgecoreConfig(t testing.TB, node string, cloud *testcloud.Cloud, token string) []byte {
-	t.Helper()
-	return fmt.Appendf(nil, `apiVersion: edgecore.config.kubeedge.io/v1alpha2
-kind: EdgeCore
-modules:
-  edged:
-    hostnameOverride: %s
-  edgeHub:
-    enable: true
-    httpServer: https://%s
-    token: %s
-    websocket:
-      enable: true
-      server: %s
-`, node, guestAddr(t, strings.TrimPrefix(cloud.HTTPServer(), "https://")), token, guestAddr(t, cloud.WSServer()))
 }
 
 // waitNodeNamed waits until the API server holds node and cond holds for it.

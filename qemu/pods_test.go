@@ -254,23 +254,27 @@ func (n *podNode) waitConnected(t testing.TB) {
 // with this cloud's ports, the node's name, and edged enabled.
 func podsEdgecoreConfig(t testing.TB, node string, cloud *testcloud.Cloud, token, kubelet string) []byte {
 	t.Helper()
+	return joinEdgecoreConfig(t, node, cloud, token,
+		"    enable: true\n    tailoredKubeletConfig:\n      nodeStatusUpdateFrequency: 10s\n"+kubelet+"\n")
+}
+
+// joinEdgecoreConfig joins cloud through QEMU's user network as node, with
+// edged's settings (lines indented under modules.edged) as given.
+func joinEdgecoreConfig(t testing.TB, node string, cloud *testcloud.Cloud, token, edged string) []byte {
+	t.Helper()
 	return fmt.Appendf(nil, `apiVersion: edgecore.config.kubeedge.io/v1alpha2
 kind: EdgeCore
 modules:
   edged:
-    enable: true
     hostnameOverride: %s
-    tailoredKubeletConfig:
-      nodeStatusUpdateFrequency: 10s
-%s
-  edgeHub:
+%s  edgeHub:
     enable: true
     httpServer: https://%s
     token: %s
     websocket:
       enable: true
       server: %s
-`, node, kubelet, guestAddr(t, strings.TrimPrefix(cloud.HTTPServer(), "https://")), token, guestAddr(t, cloud.WSServer()))
+`, node, edged, guestAddr(t, strings.TrimPrefix(cloud.HTTPServer(), "https://")), token, guestAddr(t, cloud.WSServer()))
 }
 
 // guestAddr is where the guest reaches a host loopback address: QEMU's

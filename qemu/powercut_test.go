@@ -56,7 +56,7 @@ func TestStorePowerCut(t *testing.T) {
 	disk := filepath.Join(t.TempDir(), "gw.img")
 	if _, err := image.Build(context.Background(), image.Options{
 		Board: b, Version: "test", Output: disk, Cache: testCache(t), Containerd: true, Edgecore: true,
-		EdgecoreConfig: powerCutEdgecoreConfig(t, node, cloud, token),
+		EdgecoreConfig: joinEdgecoreConfig(t, node, cloud, token, "    enable: false\n"), // only the modules that store cloud objects
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -187,24 +187,4 @@ func missingFromStore(t *testing.T, part string, acked []string) []string {
 		t.Fatalf("reading the store: %v", err)
 	}
 	return missing
-}
-
-// powerCutEdgecoreConfig joins the cloud through QEMU's user network with
-// only the modules that store cloud objects.
-func powerCutEdgecoreConfig(t testing.TB, node string, cloud *testcloud.Cloud, token string) []byte {
-	t.Helper()
-	return fmt.Appendf(nil, `apiVersion: edgecore.config.kubeedge.io/v1alpha2
-kind: EdgeCore
-modules:
-  edged:
-    enable: false
-    hostnameOverride: %s
-  edgeHub:
-    enable: true
-    httpServer: https://%s
-    token: %s
-    websocket:
-      enable: true
-      server: %s
-`, node, guestAddr(t, strings.TrimPrefix(cloud.HTTPServer(), "https://")), token, guestAddr(t, cloud.WSServer()))
 }

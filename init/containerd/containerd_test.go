@@ -8,6 +8,8 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/google/nftables"
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/edgegate/edgegate/init/internal/netnstest"
 )
 
 func TestConfigTOML(t *testing.T) {
@@ -66,13 +68,10 @@ func TestMasqueradeBadSubnet(t *testing.T) {
 // network namespace, twice, and reads the kernel's tables back: one table,
 // its two chains, no duplicated rules.
 func TestMasqueradeInstallsOnce(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces)")
-	}
-	ns := newNS(t)
-	in(t, ns, func() {
+	ns := netnstest.NewNS(t)
+	netnstest.In(t, ns, func() {
 		for i := 0; i < 2; i++ {
-			must(t, Masquerade("10.88.0.0/16", "edge0"))
+			netnstest.Must(t, Masquerade("10.88.0.0/16", "edge0"))
 		}
 	})
 	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/edgegate/edgegate/init/containerd"
+	"github.com/edgegate/edgegate/init/internal/netnstest"
 )
 
 // gateway is a gateway built in network namespaces as init and edged
@@ -45,41 +46,41 @@ var podSubnet = netip.MustParsePrefix("10.88.0.0/16")
 
 func newGateway(t *testing.T) *gateway {
 	t.Helper()
-	g := &gateway{gw: newNS(t), pod: newNS(t), lan: newNS(t)}
-	veth(t, g.gw, "vc0", "eth0", g.pod)
-	veth(t, g.gw, "up0", "up1", g.lan)
-	h := nsHandle(t, g.gw)
+	g := &gateway{gw: netnstest.NewNS(t), pod: netnstest.NewNS(t), lan: netnstest.NewNS(t)}
+	netnstest.Veth(t, g.gw, "vc0", "eth0", g.pod)
+	netnstest.Veth(t, g.gw, "up0", "up1", g.lan)
+	h := netnstest.Handle(t, g.gw)
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "edge0"}}
-	must(t, h.LinkAdd(br))
+	netnstest.Must(t, h.LinkAdd(br))
 	vc0, err := h.LinkByName("vc0")
-	must(t, err)
-	must(t, h.LinkSetMaster(vc0, br))
-	up(t, g.gw, "edge0", "", gwPods+"/16")
-	up(t, g.gw, "vc0", "")
-	up(t, g.gw, "up0", "", gwLAN+"/24", "fd00:50::2/64")
-	up(t, g.pod, "eth0", gwPods, "10.88.0.2/16")
-	up(t, g.lan, "up1", "", lanAddr+"/24", "fd00:50::1/64")
-	in(t, g.gw, func() {
+	netnstest.Must(t, err)
+	netnstest.Must(t, h.LinkSetMaster(vc0, br))
+	netnstest.Up(t, g.gw, "edge0", "", gwPods+"/16")
+	netnstest.Up(t, g.gw, "vc0", "")
+	netnstest.Up(t, g.gw, "up0", "", gwLAN+"/24", "fd00:50::2/64")
+	netnstest.Up(t, g.pod, "eth0", gwPods, "10.88.0.2/16")
+	netnstest.Up(t, g.lan, "up1", "", lanAddr+"/24", "fd00:50::1/64")
+	netnstest.In(t, g.gw, func() {
 		if err := containerd.Masquerade(podSubnet.String(), "edge0"); err != nil {
 			t.Fatal(err)
 		}
 		publish(t, gwLAN, "10.88.0.2", map[uint16]uint16{18080: 8080}, map[uint16]uint16{18081: 8081})
 		// As init/containerd.Prepare does for the pods.
-		must(t, os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644))
+		netnstest.Must(t, os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644))
 	})
 
-	serveTCP(t, g.gw, ":2222")
-	serveTCP(t, g.gw, ":8443")
-	echoUDP(t, g.gw, ":5683")
-	echoUDP(t, g.gw, ":5684")
-	serveTCP(t, g.pod, ":8080")
-	echoUDP(t, g.pod, ":8081")
-	serveTCP(t, g.lan, ":9090")
-	echoUDP(t, g.lan, ":53")
-	echoUDP(t, g.lan, ":123")
-	if !eventually(func() bool {
-		return dials(t, g.lan, gwLAN+":2222") && dials(t, g.lan, gwLAN6+":2222") && asksUDP(t, g.lan, "", gwLAN+":5684") &&
-			dials(t, g.pod, gwPods+":2222") && dials(t, g.pod, lanAddr+":9090")
+	netnstest.ServeTCP(t, g.gw, ":2222")
+	netnstest.ServeTCP(t, g.gw, ":8443")
+	netnstest.EchoUDP(t, g.gw, ":5683")
+	netnstest.EchoUDP(t, g.gw, ":5684")
+	netnstest.ServeTCP(t, g.pod, ":8080")
+	netnstest.EchoUDP(t, g.pod, ":8081")
+	netnstest.ServeTCP(t, g.lan, ":9090")
+	netnstest.EchoUDP(t, g.lan, ":53")
+	netnstest.EchoUDP(t, g.lan, ":123")
+	if !netnstest.Eventually(func() bool {
+		return netnstest.Dials(t, g.lan, gwLAN+":2222") && netnstest.Dials(t, g.lan, gwLAN6+":2222") && netnstest.AsksUDP(t, g.lan, "", gwLAN+":5684") &&
+			netnstest.Dials(t, g.pod, gwPods+":2222") && netnstest.Dials(t, g.pod, lanAddr+":9090")
 	}) {
 		t.Fatal("without the firewall, the neighbour and the pod should reach the gateway's ports and the pod the neighbour's")
 	}
@@ -90,20 +91,20 @@ func newGateway(t *testing.T) *gateway {
 func (g *gateway) install(t *testing.T, r Rules) {
 	t.Helper()
 	r.Bridge, r.PodSubnet = "edge0", podSubnet
-	in(t, g.gw, func() { must(t, Install(r)) })
+	netnstest.In(t, g.gw, func() { netnstest.Must(t, Install(r)) })
 	// What the namespaces learned of each other before must be learned
 	// again through the firewall (IPv6 neighbour discovery is ICMPv6).
-	forgetNeighbours(t, g.gw, "up0")
-	forgetNeighbours(t, g.lan, "up1")
+	netnstest.ForgetNeighbours(t, g.gw, "up0")
+	netnstest.ForgetNeighbours(t, g.lan, "up1")
 }
 
 func (g *gateway) counts(t *testing.T) Counts {
 	t.Helper()
 	var n Counts
-	in(t, g.gw, func() {
+	netnstest.In(t, g.gw, func() {
 		var err error
 		n, err = Read()
-		must(t, err)
+		netnstest.Must(t, err)
 	})
 	return n
 }
@@ -119,22 +120,22 @@ func TestInputFilter(t *testing.T) {
 		got  bool
 		want bool
 	}{
-		{"neighbour to a port nothing publishes (TCP 2222)", dials(t, g.lan, gwLAN+":2222"), false},
-		{"neighbour to it over IPv6", dials(t, g.lan, gwLAN6+":2222"), false},
-		{"neighbour to a UDP port not allowed (5684)", asksUDP(t, g.lan, "", gwLAN+":5684"), false},
-		{"pod to the gateway's TCP 2222", dials(t, g.pod, gwPods+":2222"), false},
-		{"neighbour to an allowed TCP port (8443)", dials(t, g.lan, gwLAN+":8443"), true},
-		{"neighbour to it over IPv6 (neighbour discovery passes)", dials(t, g.lan, gwLAN6+":8443"), true},
-		{"neighbour to an allowed UDP port (5683)", asksUDP(t, g.lan, "", gwLAN+":5683"), true},
-		{"pod to an allowed port", dials(t, g.pod, gwPods+":8443"), true},
-		{"neighbour to the pod's published TCP port", dials(t, g.lan, gwLAN+":18080"), true},
-		{"neighbour to the pod's published UDP port", asksUDP(t, g.lan, "", gwLAN+":18081"), true},
-		{"gateway to the neighbour (TCP, the reply comes back)", dials(t, g.gw, lanAddr+":9090"), true},
-		{"gateway to a time server (UDP, the reply comes back)", asksUDP(t, g.gw, "", lanAddr+":123"), true},
-		{"gateway to the neighbour over IPv6", dials(t, g.gw, "[fd00:50::1]:9090"), true},
-		{"neighbour pings the gateway", pings(t, g.lan, gwLAN), true},
-		{"pod pings the gateway", pings(t, g.pod, gwPods), true},
-		{"pod to the neighbour (no egress limit)", dials(t, g.pod, lanAddr+":9090"), true},
+		{"neighbour to a port nothing publishes (TCP 2222)", netnstest.Dials(t, g.lan, gwLAN+":2222"), false},
+		{"neighbour to it over IPv6", netnstest.Dials(t, g.lan, gwLAN6+":2222"), false},
+		{"neighbour to a UDP port not allowed (5684)", netnstest.AsksUDP(t, g.lan, "", gwLAN+":5684"), false},
+		{"pod to the gateway's TCP 2222", netnstest.Dials(t, g.pod, gwPods+":2222"), false},
+		{"neighbour to an allowed TCP port (8443)", netnstest.Dials(t, g.lan, gwLAN+":8443"), true},
+		{"neighbour to it over IPv6 (neighbour discovery passes)", netnstest.Dials(t, g.lan, gwLAN6+":8443"), true},
+		{"neighbour to an allowed UDP port (5683)", netnstest.AsksUDP(t, g.lan, "", gwLAN+":5683"), true},
+		{"pod to an allowed port", netnstest.Dials(t, g.pod, gwPods+":8443"), true},
+		{"neighbour to the pod's published TCP port", netnstest.Dials(t, g.lan, gwLAN+":18080"), true},
+		{"neighbour to the pod's published UDP port", netnstest.AsksUDP(t, g.lan, "", gwLAN+":18081"), true},
+		{"gateway to the neighbour (TCP, the reply comes back)", netnstest.Dials(t, g.gw, lanAddr+":9090"), true},
+		{"gateway to a time server (UDP, the reply comes back)", netnstest.AsksUDP(t, g.gw, "", lanAddr+":123"), true},
+		{"gateway to the neighbour over IPv6", netnstest.Dials(t, g.gw, "[fd00:50::1]:9090"), true},
+		{"neighbour pings the gateway", netnstest.Pings(t, g.lan, gwLAN), true},
+		{"pod pings the gateway", netnstest.Pings(t, g.pod, gwPods), true},
+		{"pod to the neighbour (no egress limit)", netnstest.Dials(t, g.pod, lanAddr+":9090"), true},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: got through %v, want %v", c.what, c.got, c.want)
@@ -153,27 +154,27 @@ func TestInputFilter(t *testing.T) {
 func TestDHCPThroughFilter(t *testing.T) {
 	g := newGateway(t)
 	g.install(t, Rules{})
-	echoUDP(t, g.gw, ":68")
-	if !asksUDP(t, g.lan, ":67", gwLAN+":68") {
+	netnstest.EchoUDP(t, g.gw, ":68")
+	if !netnstest.AsksUDP(t, g.lan, ":67", gwLAN+":68") {
 		t.Error("a DHCP server's reply (UDP 67 to 68) did not reach the gateway")
 	}
-	if asksUDP(t, g.lan, ":1067", gwLAN+":68") {
+	if netnstest.AsksUDP(t, g.lan, ":1067", gwLAN+":68") {
 		t.Error("UDP to port 68 from a port other than 67 reached the gateway")
 	}
 
 	var server *server4.Server
-	in(t, g.lan, func() {
+	netnstest.In(t, g.lan, func() {
 		var err error
 		server, err = server4.NewServer("up1", &net.UDPAddr{IP: net.IPv4zero, Port: dhcpv4.ServerPort}, offer)
-		must(t, err)
+		netnstest.Must(t, err)
 	})
 	go server.Serve()
 	t.Cleanup(func() { server.Close() })
 	var client *nclient4.Client
-	in(t, g.gw, func() {
+	netnstest.In(t, g.gw, func() {
 		var err error
 		client, err = nclient4.New("up0", nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(2))
-		must(t, err)
+		netnstest.Must(t, err)
 	})
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -227,12 +228,12 @@ func TestEgress(t *testing.T) {
 		got  bool
 		want bool
 	}{
-		{"pod to the neighbour, outside egress", dials(t, g.pod, lanAddr+":9090"), false},
-		{"pod to a time server outside egress", asksUDP(t, g.pod, "", lanAddr+":123"), false},
-		{"pod to the gateway's resolver", asksUDP(t, g.pod, "", lanAddr+":53"), true},
-		{"neighbour to the pod's published port", dials(t, g.lan, gwLAN+":18080"), true},
-		{"neighbour to the pod's published UDP port", asksUDP(t, g.lan, "", gwLAN+":18081"), true},
-		{"gateway itself to the neighbour", dials(t, g.gw, lanAddr+":9090"), true},
+		{"pod to the neighbour, outside egress", netnstest.Dials(t, g.pod, lanAddr+":9090"), false},
+		{"pod to a time server outside egress", netnstest.AsksUDP(t, g.pod, "", lanAddr+":123"), false},
+		{"pod to the gateway's resolver", netnstest.AsksUDP(t, g.pod, "", lanAddr+":53"), true},
+		{"neighbour to the pod's published port", netnstest.Dials(t, g.lan, gwLAN+":18080"), true},
+		{"neighbour to the pod's published UDP port", netnstest.AsksUDP(t, g.lan, "", gwLAN+":18081"), true},
+		{"gateway itself to the neighbour", netnstest.Dials(t, g.gw, lanAddr+":9090"), true},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: got through %v, want %v", c.what, c.got, c.want)
@@ -242,13 +243,13 @@ func TestEgress(t *testing.T) {
 		t.Errorf("egress drops not counted: %s", n)
 	}
 
-	in(t, g.gw, func() { must(t, SetResolvers(nil)) })
-	if asksUDP(t, g.pod, "", lanAddr+":53") {
+	netnstest.In(t, g.gw, func() { netnstest.Must(t, SetResolvers(nil)) })
+	if netnstest.AsksUDP(t, g.pod, "", lanAddr+":53") {
 		t.Error("the pod still asks a server that is no longer a resolver")
 	}
 
 	g.install(t, Rules{Egress: []netip.Prefix{netip.MustParsePrefix("192.168.50.0/24")}})
-	if !dials(t, g.pod, lanAddr+":9090") {
+	if !netnstest.Dials(t, g.pod, lanAddr+":9090") {
 		t.Error("pod cannot reach a network listed in egress")
 	}
 }
@@ -259,7 +260,7 @@ func TestEgress(t *testing.T) {
 func publish(t *testing.T, hostIP, podIP string, tcp, udp map[uint16]uint16) {
 	t.Helper()
 	c, err := nftables.New()
-	must(t, err)
+	netnstest.Must(t, err)
 	tb := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: "test-hostports"})
 	ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: tb, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest})
@@ -278,5 +279,5 @@ func publish(t *testing.T, hostIP, podIP string, tcp, udp map[uint16]uint16) {
 			}})
 		}
 	}
-	must(t, c.Flush())
+	netnstest.Must(t, c.Flush())
 }

@@ -1,4 +1,9 @@
-package firewall
+// Package netnstest builds small networks of Linux network namespaces for
+// tests of packet filtering and NAT: namespaces joined by veth pairs, and
+// probes (TCP dial, UDP echo, ICMP echo) run from inside one of them.
+// Every helper fails the test on a setup error; a test that is not root
+// is skipped, since namespaces need CAP_SYS_ADMIN.
+package netnstest
 
 import (
 	"encoding/binary"
@@ -14,18 +19,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// How long a blocked connection attempt or datagram is given: the
+// Patience is how long a blocked connection attempt or datagram is given: the
 // namespaces are on one host, an answer takes microseconds.
-const patience = time.Second
+const Patience = time.Second
 
-func newNS(t *testing.T) netns.NsHandle {
+// NewNS makes a network namespace, closed when the test ends.
+func NewNS(t testing.TB) netns.NsHandle {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces)")
 	}
 	var ns netns.NsHandle
 	var err error
-	onThread(t, func() { ns, err = netns.New() }) // New also switches the thread
+	OnThread(t, func() { ns, err = netns.New() }) // New also switches the thread
 	if err != nil {
 		t.Skipf("network namespaces: %v", err)
 	}
@@ -33,53 +39,54 @@ func newNS(t *testing.T) netns.NsHandle {
 	return ns
 }
 
-func nsHandle(t *testing.T, ns netns.NsHandle) *netlink.Handle {
+// Handle is a netlink handle working in ns.
+func Handle(t testing.TB, ns netns.NsHandle) *netlink.Handle {
 	t.Helper()
 	h, err := netlink.NewHandleAt(ns)
-	must(t, err)
+	Must(t, err)
 	t.Cleanup(h.Close)
 	return h
 }
 
-// veth links ns's name to peer in peerNS.
-func veth(t *testing.T, ns netns.NsHandle, name, peer string, peerNS netns.NsHandle) {
+// Veth links ns's name to peer in peerNS.
+func Veth(t testing.TB, ns netns.NsHandle, name, peer string, peerNS netns.NsHandle) {
 	t.Helper()
 	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer, PeerNamespace: netlink.NsFd(peerNS)}
-	must(t, nsHandle(t, ns).LinkAdd(v))
+	Must(t, Handle(t, ns).LinkAdd(v))
 }
 
-// up brings lo and the link up, with the addresses given (IPv6 ones
+// Up brings lo and the link up, with the addresses given (IPv6 ones
 // without duplicate address detection, usable at once) and a default
 // route through gateway if set.
-func up(t *testing.T, ns netns.NsHandle, name, gateway string, cidrs ...string) {
+func Up(t testing.TB, ns netns.NsHandle, name, gateway string, cidrs ...string) {
 	t.Helper()
-	h := nsHandle(t, ns)
+	h := Handle(t, ns)
 	for _, n := range []string{"lo", name} {
 		l, err := h.LinkByName(n)
-		must(t, err)
-		must(t, h.LinkSetUp(l))
+		Must(t, err)
+		Must(t, h.LinkSetUp(l))
 	}
 	l, err := h.LinkByName(name)
-	must(t, err)
+	Must(t, err)
 	for _, c := range cidrs {
 		a, err := netlink.ParseAddr(c)
-		must(t, err)
+		Must(t, err)
 		a.Flags = unix.IFA_F_NODAD
-		must(t, h.AddrAdd(l, a))
+		Must(t, h.AddrAdd(l, a))
 	}
 	if gateway != "" {
-		must(t, h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(gateway)}))
+		Must(t, h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(gateway)}))
 	}
 }
 
-// forgetNeighbours empties the link's neighbour (ARP and NDP) cache.
-func forgetNeighbours(t *testing.T, ns netns.NsHandle, name string) {
+// ForgetNeighbours empties the link's neighbour (ARP and NDP) cache.
+func ForgetNeighbours(t testing.TB, ns netns.NsHandle, name string) {
 	t.Helper()
-	h := nsHandle(t, ns)
+	h := Handle(t, ns)
 	l, err := h.LinkByName(name)
-	must(t, err)
+	Must(t, err)
 	neighs, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_ALL)
-	must(t, err)
+	Must(t, err)
 	for _, n := range neighs {
 		if err := h.NeighDel(&n); err != nil && !errors.Is(err, unix.ENOENT) {
 			t.Fatalf("forget neighbour %s on %s: %v", n.IP, name, err)
@@ -87,39 +94,46 @@ func forgetNeighbours(t *testing.T, ns netns.NsHandle, name string) {
 	}
 }
 
-// in runs f on a thread switched into ns.
-func in(t *testing.T, ns netns.NsHandle, f func()) {
+// In runs f on a thread switched into ns.
+func In(t testing.TB, ns netns.NsHandle, f func()) {
 	t.Helper()
-	onThread(t, func() {
-		must(t, netns.Set(ns))
+	OnThread(t, func() {
+		Must(t, netns.Set(ns))
 		f()
 	})
 }
 
-// onThread runs f on a locked thread and puts the thread back into this
+// OnThread runs f on a locked thread and puts the thread back into this
 // process's network namespace afterwards, whatever f switched to.
-func onThread(t *testing.T, f func()) {
+func OnThread(t testing.TB, f func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
-	must(t, err)
+	Must(t, err)
 	defer orig.Close()
 	defer netns.Set(orig)
 	f()
 }
 
-// serveTCP accepts connections in ns on addr and closes them; the socket
-// stays in ns when the thread leaves.
-func serveTCP(t *testing.T, ns netns.NsHandle, addr string) {
+// Listen opens a TCP listener in ns, closed when the test ends; the
+// socket stays in ns when the thread leaves.
+func Listen(t testing.TB, ns netns.NsHandle, addr string) net.Listener {
 	t.Helper()
 	var l net.Listener
-	in(t, ns, func() {
+	In(t, ns, func() {
 		var err error
 		l, err = net.Listen("tcp", addr)
-		must(t, err)
+		Must(t, err)
 	})
 	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// ServeTCP accepts connections in ns on addr and closes them.
+func ServeTCP(t testing.TB, ns netns.NsHandle, addr string) {
+	t.Helper()
+	l := Listen(t, ns, addr)
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -131,14 +145,14 @@ func serveTCP(t *testing.T, ns netns.NsHandle, addr string) {
 	}()
 }
 
-// echoUDP answers every datagram to addr in ns with the same bytes.
-func echoUDP(t *testing.T, ns netns.NsHandle, addr string) {
+// EchoUDP answers every datagram to addr in ns with the same bytes.
+func EchoUDP(t testing.TB, ns netns.NsHandle, addr string) {
 	t.Helper()
 	var pc net.PacketConn
-	in(t, ns, func() {
+	In(t, ns, func() {
 		var err error
 		pc, err = net.ListenPacket("udp", addr)
-		must(t, err)
+		Must(t, err)
 	})
 	t.Cleanup(func() { pc.Close() })
 	go func() {
@@ -153,9 +167,9 @@ func echoUDP(t *testing.T, ns netns.NsHandle, addr string) {
 	}()
 }
 
-// eventually reports whether ok becomes true within a few seconds: links
+// Eventually reports whether ok becomes true within a few seconds: links
 // just brought up (a bridge port, say) may take a moment to pass packets.
-func eventually(ok func() bool) bool {
+func Eventually(ok func() bool) bool {
 	for end := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if ok() {
 			return true
@@ -166,12 +180,12 @@ func eventually(ok func() bool) bool {
 	}
 }
 
-// dials reports whether a TCP connection from ns to addr is accepted.
-func dials(t *testing.T, ns netns.NsHandle, addr string) bool {
+// Dials reports whether a TCP connection from ns to addr is accepted.
+func Dials(t testing.TB, ns netns.NsHandle, addr string) bool {
 	t.Helper()
 	ok := false
-	in(t, ns, func() {
-		c, err := net.DialTimeout("tcp", addr, patience)
+	In(t, ns, func() {
+		c, err := net.DialTimeout("tcp", addr, Patience)
 		if err == nil {
 			ok = true
 			c.Close()
@@ -180,20 +194,20 @@ func dials(t *testing.T, ns netns.NsHandle, addr string) bool {
 	return ok
 }
 
-// asksUDP reports whether a datagram from ns (from local, "" for any
+// AsksUDP reports whether a datagram from ns (from local, "" for any
 // port) to addr is answered.
-func asksUDP(t *testing.T, ns netns.NsHandle, local, addr string) bool {
+func AsksUDP(t testing.TB, ns netns.NsHandle, local, addr string) bool {
 	t.Helper()
 	ok := false
-	in(t, ns, func() {
+	In(t, ns, func() {
 		pc, err := net.ListenPacket("udp", local)
-		must(t, err)
+		Must(t, err)
 		defer pc.Close()
 		to, err := net.ResolveUDPAddr("udp", addr)
-		must(t, err)
+		Must(t, err)
 		_, err = pc.WriteTo([]byte("edgegate?"), to)
-		must(t, err)
-		pc.SetReadDeadline(time.Now().Add(patience))
+		Must(t, err)
+		pc.SetReadDeadline(time.Now().Add(Patience))
 		buf := make([]byte, 64)
 		n, _, err := pc.ReadFrom(buf)
 		ok = err == nil && string(buf[:n]) == "edgegate?"
@@ -201,19 +215,19 @@ func asksUDP(t *testing.T, ns netns.NsHandle, local, addr string) bool {
 	return ok
 }
 
-// pings reports whether an ICMP echo request from ns to the IPv4 address
+// Pings reports whether an ICMP echo request from ns to the IPv4 address
 // is answered.
-func pings(t *testing.T, ns netns.NsHandle, addr string) bool {
+func Pings(t testing.TB, ns netns.NsHandle, addr string) bool {
 	t.Helper()
 	ok := false
-	in(t, ns, func() {
+	In(t, ns, func() {
 		c, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
-		must(t, err)
+		Must(t, err)
 		defer c.Close()
 		const id, seq = 0x4567, 1
 		_, err = c.WriteTo(echoRequest(id, seq), &net.IPAddr{IP: net.ParseIP(addr)})
-		must(t, err)
-		c.SetReadDeadline(time.Now().Add(patience))
+		Must(t, err)
+		c.SetReadDeadline(time.Now().Add(Patience))
 		buf := make([]byte, 1500)
 		for {
 			n, _, err := c.ReadFrom(buf)
@@ -246,7 +260,8 @@ func echoRequest(id, seq uint16) []byte {
 	return b
 }
 
-func must(t *testing.T, err error) {
+// Must fails the test on err.
+func Must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

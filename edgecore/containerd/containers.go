@@ -4,20 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	client "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
+	containersapi "github.com/containerd/containerd/api/services/containers/v1"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
-	"k8s.io/klog/v2"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 // Labels edged keeps on its containers: who they belong to, and what the
@@ -36,12 +33,9 @@ const (
 	LabelExit          = "io.edgegate.container.exit"
 )
 
-// Log receives a container's output streams; each Copy runs until its
-// stream ends.
-type Log interface {
-	Copy(stream string, r io.Reader) error
-	Close() error
-}
+// specTypeURL is the type containerd's client gives a container's OCI
+// spec (stored as JSON), which the daemon and ctr expect.
+const specTypeURL = "types.containerd.io/opencontainers/runtime-spec/1/Spec"
 
 // Exit is how a container ended, kept in its LabelExit.
 type Exit struct {
@@ -80,21 +74,51 @@ func (c Container) Attempt() int {
 	return n
 }
 
-// Create makes a container (not started) from img with the spec opts.
+// Create makes a container (not started) from img with the spec opts: a
+// new snapshot of the image's layers as its root filesystem, and the OCI
+// spec containerd's defaults and opts give. The pod's options set the
+// process outright (argv, working directory, environment, user), so the
+// image's configuration reaches the spec through them.
 func (r *Runtime) Create(ctx context.Context, id string, img Image, labels map[string]string, opts []oci.SpecOpts) error {
 	labels = withLabel(labels, LabelImageID, ImageRepoDigest(img))
-	_, err := r.c.NewContainer(ctx, id,
-		client.WithImage(img.img),
-		client.WithSnapshotter(r.s.Snapshotter),
-		client.WithNewSnapshot(id, img.img),
-		client.WithRuntime(r.s.Runtime, nil),
-		client.WithContainerLabels(labels),
-		client.WithNewSpec(append([]oci.SpecOpts{oci.WithImageConfig(img.img)}, opts...)...))
+	ctx, done, err := r.withLease(ctx)
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", id, err)
 	}
+	defer done()
+	if _, err := r.snapshots.Prepare(ctx, id, img.chainID); err != nil {
+		return fmt.Errorf("create container %s: snapshot: %w", id, err)
+	}
+	c := containers.Container{
+		ID: id, Labels: labels, Image: img.Ref,
+		Runtime:     containers.RuntimeInfo{Name: r.s.Runtime},
+		Snapshotter: r.s.Snapshotter, SnapshotKey: id,
+	}
+	spec, err := oci.GenerateSpec(ctx, snapshotClient{r}, &c, opts...)
+	if err != nil {
+		return fmt.Errorf("create container %s: %w", id, err)
+	}
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("create container %s: spec: %w", id, err)
+	}
+	_, err = r.containers.Create(ctx, &containersapi.CreateContainerRequest{Container: &containersapi.Container{
+		ID: id, Labels: labels, Image: c.Image,
+		Runtime:     &containersapi.Container_Runtime{Name: c.Runtime.Name},
+		Spec:        &anypb.Any{TypeUrl: specTypeURL, Value: raw},
+		Snapshotter: c.Snapshotter, SnapshotKey: c.SnapshotKey,
+	}})
+	if err != nil {
+		return fmt.Errorf("create container %s: %w", id, errgrpc.ToNative(err))
+	}
 	return nil
 }
+
+// snapshotClient gives spec options (the image user's lookup) the
+// snapshotter of the container's root filesystem.
+type snapshotClient struct{ r *Runtime }
+
+func (c snapshotClient) SnapshotService(string) snapshots.Snapshotter { return c.r.snapshots }
 
 func withLabel(m map[string]string, k, v string) map[string]string {
 	out := make(map[string]string, len(m)+1)
@@ -105,200 +129,55 @@ func withLabel(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// Start starts the container's process with its output going to log, and
-// calls exited (on another goroutine) once it has ended and its exit is
-// recorded. A start that fails (bad command, say) records the failure as
-// the exit, reason ContainerCannotRun.
-func (r *Runtime) Start(ctx context.Context, id string, log Log, exited func(id string)) error {
-	ctn, err := r.c.LoadContainer(ctx, id)
+// container reads a container's record.
+func (r *Runtime) container(ctx context.Context, id string) (*containersapi.Container, error) {
+	resp, err := r.containers.Get(ctx, &containersapi.GetContainerRequest{ID: id})
 	if err != nil {
-		return fmt.Errorf("start %s: %w", id, err)
+		return nil, errgrpc.ToNative(err)
 	}
-	task, err := ctn.NewTask(ctx, r.ioCreator(ctx, log))
-	if err != nil {
-		r.recordExit(ctx, ctn, Exit{Code: 128, Reason: "ContainerCannotRun", Message: err.Error(), FinishedAt: time.Now()})
-		log.Close()
-		return fmt.Errorf("start %s: %w", id, err)
-	}
-	wait, err := task.Wait(ctx)
-	if err != nil {
-		task.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
-		return fmt.Errorf("start %s: wait: %w", id, err)
-	}
-	started := time.Now()
-	if err := task.Start(ctx); err != nil {
-		task.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
-		r.recordExit(ctx, ctn, Exit{Code: 128, Reason: "ContainerCannotRun", Message: err.Error(), StartedAt: started, FinishedAt: time.Now()})
-		return fmt.Errorf("start %s: %w", id, err)
-	}
-	if _, err := ctn.SetLabels(ctx, map[string]string{LabelStarted: started.UTC().Format(time.RFC3339Nano)}); err != nil {
-		klog.Warningf("containerd: %s: record start: %v", id, err)
-	}
-	go r.watch(ctn, task, wait, started, exited)
-	return nil
+	return resp.GetContainer(), nil
 }
 
-// Attach adopts a running container after an edgecore restart: its
-// output goes to log again, and exited is called when it ends.
-func (r *Runtime) Attach(ctx context.Context, id string, log Log, exited func(id string)) error {
-	ctn, err := r.c.LoadContainer(ctx, id)
-	if err != nil {
-		return fmt.Errorf("attach %s: %w", id, err)
+// spec decodes a container's OCI spec.
+func spec(c *containersapi.Container) (*oci.Spec, error) {
+	var s oci.Spec
+	if err := json.Unmarshal(c.GetSpec().GetValue(), &s); err != nil {
+		return nil, fmt.Errorf("container %s: spec: %w", c.GetID(), err)
 	}
-	task, err := ctn.Task(ctx, func(fs *cio.FIFOSet) (cio.IO, error) { return r.directIO(ctx, fs, log) })
-	if err != nil {
-		return fmt.Errorf("attach %s: %w", id, err)
-	}
-	wait, err := task.Wait(ctx)
-	if err != nil {
-		return fmt.Errorf("attach %s: wait: %w", id, err)
-	}
-	info, _ := ctn.Info(ctx)
-	started, _ := time.Parse(time.RFC3339Nano, info.Labels[LabelStarted])
-	go r.watch(ctn, task, wait, started, exited)
-	return nil
+	return &s, nil
 }
 
-// ioCreator makes FIFOs under FIFODir whose reading ends feed log.
-func (r *Runtime) ioCreator(ctx context.Context, log Log) cio.Creator {
-	return func(id string) (cio.IO, error) {
-		fs, err := cio.NewFIFOSetInDir(r.s.FIFODir, id, false)
-		if err != nil {
-			return nil, err
-		}
-		fs.Stdin = ""
-		return r.directIO(ctx, fs, log)
+// setLabels adds or replaces the given labels, leaving the others.
+func (r *Runtime) setLabels(ctx context.Context, id string, labels map[string]string) error {
+	mask := &fieldmaskpb.FieldMask{}
+	for k := range labels {
+		mask.Paths = append(mask.Paths, "labels."+k)
 	}
-}
-
-// directIO opens the FIFOs and copies both streams into log, closing it
-// once both have ended.
-func (r *Runtime) directIO(ctx context.Context, fs *cio.FIFOSet, log Log) (cio.IO, error) {
-	fs.Stdin = ""
-	dio, err := cio.NewDirectIO(context.WithoutCancel(ctx), fs)
-	if err != nil {
-		return nil, err
-	}
-	done := make(chan struct{}, 2)
-	for stream, rd := range map[string]io.ReadCloser{"stdout": dio.Stdout, "stderr": dio.Stderr} {
-		go func() {
-			if err := log.Copy(stream, rd); err != nil {
-				klog.V(2).Infof("containerd: %s %s: %v", fs.Stdout, stream, err)
-			}
-			done <- struct{}{}
-		}()
-	}
-	go func() {
-		<-done
-		<-done
-		log.Close()
-	}()
-	return dio, nil
-}
-
-// watch waits for the task to end, records how, deletes the task (which
-// closes its output) and tells the caller.
-func (r *Runtime) watch(ctn client.Container, task client.Task, wait <-chan client.ExitStatus, started time.Time, exited func(string)) {
-	st := <-wait
-	ctx := context.Background()
-	code, at, err := st.Result()
-	e := Exit{Code: int32(code), StartedAt: started, FinishedAt: at, Reason: "Completed"}
-	if err != nil {
-		e.Code, e.Reason, e.Message = 255, "Error", err.Error()
-	} else if code != 0 {
-		e.Reason = "Error"
-	}
-	if code > 128 {
-		e.Signal = int32(code - 128)
-	}
-	if r.oomKilled(ctx, ctn) {
-		e.Reason = "OOMKilled"
-	}
-	r.recordExit(ctx, ctn, e)
-	if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
-		klog.Warningf("containerd: %s: delete task: %v", ctn.ID(), err)
-	}
-	if exited != nil {
-		exited(ctn.ID())
-	}
-}
-
-func (r *Runtime) recordExit(ctx context.Context, ctn client.Container, e Exit) {
-	raw, _ := json.Marshal(e)
-	if _, err := ctn.SetLabels(ctx, map[string]string{LabelExit: string(raw)}); err != nil {
-		klog.Errorf("containerd: %s: record exit %+v: %v", ctn.ID(), e, err)
-	}
-}
-
-// oomKilled reads the container's cgroup memory.events: the kernel counts
-// the OOM kills in it, and the cgroup lasts until the task is deleted.
-func (r *Runtime) oomKilled(ctx context.Context, ctn client.Container) bool {
-	spec, err := ctn.Spec(ctx)
-	if err != nil || spec.Linux == nil || spec.Linux.CgroupsPath == "" {
-		return false
-	}
-	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", spec.Linux.CgroupsPath, "memory.events"))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok && k == "oom_kill" && v != "0" {
-			return true
-		}
-	}
-	return false
-}
-
-// Stop ends the container's process: SIGTERM, then SIGKILL after grace.
-// A container that is not running is left as it is.
-func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
-	ctn, err := r.c.LoadContainer(ctx, id)
-	if err != nil {
-		return ignoreNotFound(err)
-	}
-	task, err := ctn.Task(ctx, nil)
-	if err != nil {
-		return ignoreNotFound(err)
-	}
-	wait, err := task.Wait(ctx)
-	if err != nil {
-		return ignoreNotFound(err)
-	}
-	if grace > 0 {
-		if err := task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("stop %s: SIGTERM: %w", id, err)
-		}
-		select {
-		case <-wait:
-			return nil
-		case <-time.After(grace):
-		case <-ctx.Done():
-		}
-	}
-	if err := task.Kill(context.WithoutCancel(ctx), syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("stop %s: SIGKILL: %w", id, err)
-	}
-	select {
-	case <-wait:
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("stop %s: still running 10 s after SIGKILL", id)
-	}
-	return nil
+	_, err := r.containers.Update(ctx, &containersapi.UpdateContainerRequest{
+		Container:  &containersapi.Container{ID: id, Labels: labels},
+		UpdateMask: mask,
+	})
+	return errgrpc.ToNative(err)
 }
 
 // Remove deletes a container that is not running, with its snapshot.
 func (r *Runtime) Remove(ctx context.Context, id string) error {
-	ctn, err := r.c.LoadContainer(ctx, id)
+	c, err := r.container(ctx, id)
 	if err != nil {
 		return ignoreNotFound(err)
 	}
-	if task, err := ctn.Task(ctx, nil); err == nil {
-		if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("remove %s: task: %w", id, err)
+	if err := r.deleteTask(ctx, id, true, nil); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove %s: task: %w", id, err)
+	}
+	if key := c.GetSnapshotKey(); key != "" {
+		if err := r.snapshots.Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove %s: snapshot %s: %w", id, key, err)
 		}
 	}
-	if err := ctn.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("remove %s: %w", id, err)
+	if _, err := r.containers.Delete(ctx, &containersapi.DeleteContainerRequest{ID: id}); err != nil {
+		if err := errgrpc.ToNative(err); !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove %s: %w", id, err)
+		}
 	}
 	return nil
 }
@@ -318,111 +197,35 @@ func (r *Runtime) List(ctx context.Context, podUID string) ([]Container, error) 
 	if podUID != "" {
 		filter = fmt.Sprintf("labels.%q==%q", LabelPodUID, podUID)
 	}
-	ctns, err := r.c.Containers(ctx, filter)
+	ctns, err := r.listContainers(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	out := make([]Container, 0, len(ctns))
 	for _, ctn := range ctns {
-		info, err := ctn.Info(ctx, client.WithoutRefreshedMetadata)
-		if err != nil {
-			if errdefs.IsNotFound(err) {
-				continue
-			}
-			return nil, fmt.Errorf("list containers: %s: %w", ctn.ID(), err)
-		}
-		c := Container{ID: info.ID, Labels: info.Labels, Image: info.Image, CreatedAt: info.CreatedAt}
-		c.StartedAt, _ = time.Parse(time.RFC3339Nano, info.Labels[LabelStarted])
-		if raw := info.Labels[LabelExit]; raw != "" {
+		labels := ctn.GetLabels()
+		c := Container{ID: ctn.GetID(), Labels: labels, Image: ctn.GetImage(), CreatedAt: ctn.GetCreatedAt().AsTime()}
+		c.StartedAt, _ = time.Parse(time.RFC3339Nano, labels[LabelStarted])
+		if raw := labels[LabelExit]; raw != "" {
 			var e Exit
 			if json.Unmarshal([]byte(raw), &e) == nil {
 				c.State, c.Exit = Exited, &e
 			}
 		}
 		if c.State != Exited {
-			c.State = r.taskState(ctx, ctn)
+			c.State = r.taskState(ctx, c.ID)
 		}
 		out = append(out, c)
 	}
 	return out, nil
 }
 
-// taskState is Running for a live task. A task that stopped while nobody
-// watched (edgecore was down) is Running until Attach's watcher records
-// its exit; no task at all is Created.
-func (r *Runtime) taskState(ctx context.Context, ctn client.Container) State {
-	task, err := ctn.Task(ctx, nil)
+// listContainers returns the containers matching any of filters (all
+// without one).
+func (r *Runtime) listContainers(ctx context.Context, filters ...string) ([]*containersapi.Container, error) {
+	resp, err := r.containers.List(ctx, &containersapi.ListContainersRequest{Filters: filters})
 	if err != nil {
-		return Created
+		return nil, errgrpc.ToNative(err)
 	}
-	if _, err := task.Status(ctx); err != nil {
-		return Created
-	}
-	return Running
-}
-
-// Exec runs cmd in the running container and returns its exit code and
-// combined output (at most 10 KiB kept), for exec probes and preStop
-// hooks. ctx bounds it; the process is killed when ctx ends.
-func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, []byte, error) {
-	ctn, err := r.c.LoadContainer(ctx, id)
-	if err != nil {
-		return -1, nil, fmt.Errorf("exec in %s: %w", id, err)
-	}
-	spec, err := ctn.Spec(ctx)
-	if err != nil {
-		return -1, nil, fmt.Errorf("exec in %s: %w", id, err)
-	}
-	task, err := ctn.Task(ctx, nil)
-	if err != nil {
-		return -1, nil, fmt.Errorf("exec in %s: %w", id, err)
-	}
-	pspec := *spec.Process
-	pspec.Args = cmd
-	pspec.Terminal = false
-	out := &cappedBuffer{max: 10 << 10}
-	execID := fmt.Sprintf("exec-%d", time.Now().UnixNano())
-	proc, err := task.Exec(ctx, execID, &pspec, cio.NewCreator(cio.WithStreams(nil, out, out), cio.WithFIFODir(r.s.FIFODir)))
-	if err != nil {
-		return -1, nil, fmt.Errorf("exec in %s: %w", id, err)
-	}
-	defer proc.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
-	wait, err := proc.Wait(ctx)
-	if err != nil {
-		return -1, nil, fmt.Errorf("exec in %s: %w", id, err)
-	}
-	if err := proc.Start(ctx); err != nil {
-		return -1, nil, fmt.Errorf("exec in %s: %w", id, err)
-	}
-	select {
-	case st := <-wait:
-		code, _, err := st.Result()
-		proc.IO().Wait()
-		return int(code), out.Bytes(), err
-	case <-ctx.Done():
-		proc.Kill(context.WithoutCancel(ctx), syscall.SIGKILL)
-		return -1, out.Bytes(), fmt.Errorf("exec in %s: %w", id, ctx.Err())
-	}
-}
-
-// cappedBuffer keeps the first max bytes written and drops the rest.
-type cappedBuffer struct {
-	mu  sync.Mutex // stdout and stderr copiers write concurrently
-	max int
-	b   []byte
-}
-
-func (c *cappedBuffer) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if room := c.max - len(c.b); room > 0 {
-		c.b = append(c.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (c *cappedBuffer) Bytes() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]byte(nil), c.b...)
+	return resp.GetContainers(), nil
 }

@@ -2,19 +2,21 @@ package containerd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
 
-	client "github.com/containerd/containerd/v2/client"
+	imagesapi "github.com/containerd/containerd/api/services/images/v1"
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/core/remotes"
-	"github.com/containerd/containerd/v2/core/remotes/docker"
-	"github.com/containerd/containerd/v2/core/remotes/docker/config"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 )
@@ -37,7 +39,9 @@ type Image struct {
 	// the pod status reports as imageID "<repo>@<digest>".
 	ID     string
 	Config ocispec.ImageConfig
-	img    client.Image
+	// chainID names the committed snapshot of the image's layers, the
+	// parent of its containers' root filesystems.
+	chainID string
 }
 
 // ErrNeverPull is returned for an absent image whose policy is Never: the
@@ -77,25 +81,24 @@ func (r *Runtime) EnsureImage(ctx context.Context, image string, policy PullPoli
 		policy = defaultPolicy(ref)
 	}
 	if policy != PullAlways {
-		img, err := r.c.GetImage(ctx, ref)
+		target, err := r.imageTarget(ctx, ref)
 		switch {
 		case err == nil:
-			return r.ready(ctx, ref, img)
+			return r.ready(ctx, ref, target)
 		case !errdefs.IsNotFound(err):
 			return Image{}, fmt.Errorf("image %s: %w", ref, err)
 		case policy == PullNever:
 			return Image{}, fmt.Errorf("image %s: %w", ref, ErrNeverPull)
 		}
 	}
-	img, err := r.c.Pull(ctx, ref,
-		client.WithPullUnpack,
-		client.WithPullSnapshotter(r.s.Snapshotter),
-		client.WithPlatformMatcher(platforms.Default()),
-		client.WithResolver(r.resolver(creds)))
+	if err := r.pull(ctx, ref, creds); err != nil {
+		return Image{}, &PullError{Ref: ref, Err: err}
+	}
+	target, err := r.imageTarget(ctx, ref)
 	if err != nil {
 		return Image{}, &PullError{Ref: ref, Err: err}
 	}
-	return r.ready(ctx, ref, img)
+	return r.ready(ctx, ref, target)
 }
 
 // defaultPolicy is the API server's defaulting, for pods that reach the
@@ -114,33 +117,42 @@ func defaultPolicy(ref string) PullPolicy {
 	return PullAlways
 }
 
-// ready unpacks the image if needed (an image imported by hand may not
-// be) and reads its configuration.
-func (r *Runtime) ready(ctx context.Context, ref string, img client.Image) (Image, error) {
-	ok, err := img.IsUnpacked(ctx, r.s.Snapshotter)
+// imageTarget is the descriptor the image record names (an index or a
+// manifest).
+func (r *Runtime) imageTarget(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	resp, err := r.images.Get(ctx, &imagesapi.GetImageRequest{Name: ref})
+	if err != nil {
+		return ocispec.Descriptor{}, errgrpc.ToNative(err)
+	}
+	t := resp.GetImage().GetTarget()
+	return ocispec.Descriptor{MediaType: t.GetMediaType(), Digest: digest.Digest(t.GetDigest()), Size: t.GetSize(), Annotations: t.GetAnnotations()}, nil
+}
+
+// ready reads the image's configuration for this platform and unpacks
+// its layers if the snapshotter lacks them (an image imported by hand
+// may not be unpacked).
+func (r *Runtime) ready(ctx context.Context, ref string, target ocispec.Descriptor) (Image, error) {
+	manifest, err := images.Manifest(ctx, r.content, target, platforms.Default())
 	if err != nil {
 		return Image{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	if !ok {
-		if err := img.Unpack(ctx, r.s.Snapshotter); err != nil {
-			return Image{}, fmt.Errorf("image %s: unpack: %w", ref, err)
-		}
-	}
-	spec, err := img.Spec(ctx)
+	raw, err := content.ReadBlob(ctx, r.content, manifest.Config)
 	if err != nil {
 		return Image{}, fmt.Errorf("image %s: config: %w", ref, err)
 	}
-	return Image{Ref: ref, ID: img.Target().Digest.String(), Config: spec.Config, img: img}, nil
-}
-
-// resolver reads registry hosts from HostsDir (plain HTTP, mirrors, CAs)
-// and authenticates with creds.
-func (r *Runtime) resolver(creds Credentials) remotes.Resolver {
-	opts := config.HostOptions{HostDir: config.HostDirFromRoot(r.s.HostsDir)}
-	if creds != nil {
-		opts.Credentials = creds.Lookup
+	var cfg ocispec.Image
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return Image{}, fmt.Errorf("image %s: config: %w", ref, err)
 	}
-	return docker.NewResolver(docker.ResolverOptions{Hosts: config.ConfigureHosts(context.Background(), opts)})
+	chainID := identity.ChainID(cfg.RootFS.DiffIDs).String()
+	if _, err := r.snapshots.Stat(ctx, chainID); errdefs.IsNotFound(err) {
+		if err := r.unpack(ctx, manifest, cfg.RootFS.DiffIDs); err != nil {
+			return Image{}, fmt.Errorf("image %s: unpack: %w", ref, err)
+		}
+	} else if err != nil {
+		return Image{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	return Image{Ref: ref, ID: target.Digest.String(), Config: cfg.Config, chainID: chainID}, nil
 }
 
 // ImageRepoDigest is what the pod status calls imageID: the repository
@@ -165,33 +177,32 @@ func (r *Runtime) PruneImages(ctx context.Context, fsPath string, high, low int)
 	if err != nil || used < high {
 		return nil, err
 	}
-	ctns, err := r.c.Containers(ctx)
+	ctns, err := r.listContainers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("image gc: %w", err)
 	}
 	inUse := map[string]bool{}
 	for _, c := range ctns {
-		if info, err := c.Info(ctx, client.WithoutRefreshedMetadata); err == nil {
-			inUse[info.Image] = true
-		}
+		inUse[c.GetImage()] = true
 	}
-	imgs, err := r.c.ImageService().List(ctx)
+	resp, err := r.images.List(ctx, &imagesapi.ListImagesRequest{})
 	if err != nil {
-		return nil, fmt.Errorf("image gc: %w", err)
+		return nil, fmt.Errorf("image gc: %w", errgrpc.ToNative(err))
 	}
-	sort.Slice(imgs, func(i, j int) bool { return imgs[i].CreatedAt.Before(imgs[j].CreatedAt) })
+	imgs := resp.GetImages()
+	sort.Slice(imgs, func(i, j int) bool { return imgs[i].GetCreatedAt().AsTime().Before(imgs[j].GetCreatedAt().AsTime()) })
 	var removed []string
 	for _, img := range imgs {
 		if used < low {
 			break
 		}
-		if inUse[img.Name] {
+		if inUse[img.GetName()] {
 			continue
 		}
-		if err := r.c.ImageService().Delete(ctx, img.Name, images.SynchronousDelete()); err != nil {
-			return removed, fmt.Errorf("image gc: %s: %w", img.Name, err)
+		if _, err := r.images.Delete(ctx, &imagesapi.DeleteImageRequest{Name: img.GetName(), Sync: true}); err != nil {
+			return removed, fmt.Errorf("image gc: %s: %w", img.GetName(), errgrpc.ToNative(err))
 		}
-		removed = append(removed, img.Name)
+		removed = append(removed, img.GetName())
 		if used, err = usedPercent(fsPath); err != nil {
 			return removed, err
 		}

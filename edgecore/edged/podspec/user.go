@@ -12,6 +12,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/edgegate/edgegate/edgecore/containerd/imageuser"
 )
 
 // userOpts sets the process's uid, gid and supplementary groups the way
@@ -21,7 +23,9 @@ import (
 //     root; runAsGroup, when set, is the group;
 //   - "uid:gid" is set as it is; a uid alone takes its primary group from the
 //     image's /etc/passwd (0 when it is not there), and a name is looked up
-//     there, both by containerd's oci.WithUser at creation;
+//     there, both at creation by imageuser.WithUser (containerd's
+//     oci.WithUser, reading the image's files without linking its
+//     template engine);
 //   - the supplementary groups are the user's groups in the image's
 //     /etc/group (unless supplementalGroupsPolicy is Strict), the pod's
 //     fsGroup and supplementalGroups, and the primary group, sorted.
@@ -40,7 +44,7 @@ func userOpts(pod *v1.Pod, c *v1.Container, img ocispec.ImageConfig) ([]oci.Spec
 	if sc.RunAsGroup != nil {
 		userstr += ":" + strconv.FormatInt(*sc.RunAsGroup, 10)
 	}
-	opts := []oci.SpecOpts{oci.WithUser(userstr)}
+	opts := []oci.SpecOpts{imageuser.WithUser(userstr)}
 	psc := pod.Spec.SecurityContext
 	if psc == nil || psc.SupplementalGroupsPolicy == nil || *psc.SupplementalGroupsPolicy != v1.SupplementalGroupsPolicyStrict {
 		opts = append(opts, withImageGroups(user))
@@ -139,7 +143,7 @@ func checkIDs(container string, sc v1.SecurityContext) error {
 func withImageGroups(user string) oci.SpecOpts {
 	return func(ctx context.Context, client oci.Client, c *containers.Container, s *oci.Spec) error {
 		before := slices.Clone(s.Process.User.AdditionalGids)
-		if err := oci.WithAdditionalGIDs(user)(ctx, client, c, s); err != nil {
+		if err := imageuser.WithAdditionalGIDs(user)(ctx, client, c, s); err != nil {
 			return err
 		}
 		s.Process.User.AdditionalGids = mergeGIDs(s.Process.User.AdditionalGids, before)

@@ -4,7 +4,9 @@
 // with seccomp, cross-compiled with Debian's gcc) and the CNI plugins of the
 // bridge network. Builds are reproducible (-trimpath, no VCS stamping, fixed
 // ldflags) and kept in a cache keyed by every input, so a second image
-// build costs nothing.
+// build costs nothing. The same runtime builds for the machine's own
+// architecture too (HostArch), for the tests that run edged against a real
+// containerd on the host.
 package ctrdbuild
 
 import (
@@ -16,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -48,6 +51,42 @@ var Plugins = map[string]string{
 // module is edgegate's Go module path.
 const module = "github.com/edgegate/edgegate"
 
+// AMD64 is x86-64, the architecture of development machines and CI. No
+// board has it: its runtime runs edged's host tests and benchmark against
+// a real containerd.
+const AMD64 boards.Arch = "amd64"
+
+// target is how the runtime is compiled for one architecture.
+type target struct {
+	goarch, goarm string
+	// triplet names the GNU C compiler (<triplet>-gcc) and the directory
+	// of Debian's libseccomp-dev for the architecture (/usr/lib/<triplet>).
+	triplet   string
+	ccPackage string // the Debian package of <triplet>-gcc
+	debian    string // Debian architecture, for libseccomp-dev:<debian>
+	// staticPIE: runc links as a static PIE, as runc's "make static" does,
+	// where the C library has rcrt1.o for it (Debian's armhf glibc has not).
+	staticPIE bool
+}
+
+var targets = map[boards.Arch]target{
+	boards.ARM64: {goarch: "arm64", triplet: "aarch64-linux-gnu", ccPackage: "gcc-aarch64-linux-gnu", debian: "arm64", staticPIE: true},
+	boards.ARMv7: {goarch: "arm", goarm: "7", triplet: "arm-linux-gnueabihf", ccPackage: "gcc-arm-linux-gnueabihf", debian: "armhf"},
+	AMD64: {goarch: "amd64", triplet: "x86_64-linux-gnu", ccPackage: "gcc on an amd64 machine, else gcc-x86-64-linux-gnu",
+		debian: "amd64", staticPIE: true},
+}
+
+// HostArch is the architecture of the machine this runs on, for a runtime
+// that runs here.
+func HostArch() (boards.Arch, error) {
+	for a, t := range targets {
+		if t.goarch == runtime.GOARCH {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("ctrdbuild: no runtime build for this machine's architecture %s", runtime.GOARCH)
+}
+
 // Binaries are the built files for one architecture, by role.
 type Binaries struct {
 	Containerd string            // the multi-call binary
@@ -66,6 +105,9 @@ type Builder struct {
 // Build returns the runtime binaries for arch, building what the cache
 // lacks.
 func (b Builder) Build(ctx context.Context, arch boards.Arch) (Binaries, error) {
+	if _, ok := targets[arch]; !ok {
+		return Binaries{}, fmt.Errorf("ctrdbuild: no runtime build for architecture %q", arch)
+	}
 	if b.Progress == nil {
 		b.Progress = func(string, ...any) {}
 	}
@@ -95,7 +137,8 @@ func (b Builder) Build(ctx context.Context, arch boards.Arch) (Binaries, error) 
 }
 
 func goEnv(arch boards.Arch, cgo bool) []string {
-	env := []string{"GOOS=linux", "GOARCH=" + arch.GOARCH(), "GOARM=" + arch.GOARM(), "GOFLAGS=-buildvcs=false"}
+	t := targets[arch]
+	env := []string{"GOOS=linux", "GOARCH=" + t.goarch, "GOARM=" + t.goarm, "GOFLAGS=-buildvcs=false"}
 	if cgo {
 		return append(env, "CGO_ENABLED=1")
 	}
@@ -145,28 +188,27 @@ func ownPackages(ctx context.Context, src string, env []string, tags, pkg string
 	return strings.Fields(string(out)), nil
 }
 
-// runc is cgo (libseccomp, nsexec) linked as a static PIE with Debian's
-// cross gcc, as runc's own "make static" does.
+// runc is cgo (libseccomp, nsexec) linked statically with Debian's gcc
+// for the target: the cross compiler for a board, the native one (also
+// named x86_64-linux-gnu-gcc) for the host.
 func (b Builder) runc(ctx context.Context, arch boards.Arch, goVersion string) (string, error) {
-	triplet := map[boards.Arch]string{boards.ARM64: "aarch64-linux-gnu", boards.ARMv7: "arm-linux-gnueabihf"}[arch]
+	t := targets[arch]
+	triplet := t.triplet
 	cc := triplet + "-gcc"
 	ccVersion, err := output(ctx, "", nil, cc, "-dumpfullversion")
 	if err != nil {
-		return "", fmt.Errorf("runc needs the cross compiler %s (Debian gcc-%s) and libseccomp-dev:%s: %w",
-			cc, triplet, arch.DebianArch(), err)
+		return "", fmt.Errorf("runc needs the C compiler %s (Debian %s) and libseccomp-dev:%s: %w",
+			cc, t.ccPackage, t.debian, err)
 	}
-	// Static PIE where the C library supports it (arm64, as runc's "make
-	// static" does); Debian's armhf glibc has no rcrt1.o, so armv7 links a
-	// plain static executable.
 	mode, static := "-buildmode=pie", "-static-pie"
-	if arch == boards.ARMv7 {
+	if !t.staticPIE {
 		mode, static = "-buildmode=exe", "-static"
 	}
 	ldflags := "-s -w -X main.gitCommit=" + RuncVersion + " -X main.version=" + strings.TrimPrefix(RuncVersion, "v") +
 		" -linkmode external -extldflags " + static
 	key := newKey("runc", RuncVersion, goVersion, string(arch), runcTags, mode, ldflags, cc, ccVersion)
 	if err := key.file(filepath.Join("/usr/lib", triplet, "libseccomp.a")); err != nil {
-		return "", fmt.Errorf("runc needs libseccomp-dev:%s: %w", arch.DebianArch(), err)
+		return "", fmt.Errorf("runc needs libseccomp-dev:%s: %w", t.debian, err)
 	}
 	env := append(goEnv(arch, true), "CC="+cc, "PKG_CONFIG_PATH=/usr/lib/"+triplet+"/pkgconfig")
 	return b.cached(key, "runc", arch, func(out string) error {
@@ -211,8 +253,11 @@ func goInstall(ctx context.Context, env []string, out, pkgAtVersion string, flag
 		}
 	}
 	name := filepath.Base(strings.SplitN(pkgAtVersion, "@", 2)[0])
-	built := filepath.Join(gopath, "bin", "linux_"+goarch, name)
-	return copyFile(built, out)
+	bin := filepath.Join(gopath, "bin")
+	if goarch != runtime.GOARCH || runtime.GOOS != "linux" {
+		bin = filepath.Join(bin, "linux_"+goarch) // where go install puts a cross build
+	}
+	return copyFile(filepath.Join(bin, name), out)
 }
 
 // cached returns the cache entry for key, running build into a temporary

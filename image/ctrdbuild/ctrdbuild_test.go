@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +28,9 @@ func cacheDir(t *testing.T) string {
 	return filepath.Join(d, "edgegate", "runtime")
 }
 
-func TestBuildBothArches(t *testing.T) {
+// TestBuildEveryArch builds the boards' runtimes and the host's (the one
+// edged's host tests run).
+func TestBuildEveryArch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles containerd, runc and CNI plugins (minutes when cold)")
 	}
@@ -34,8 +38,8 @@ func TestBuildBothArches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	machine := map[boards.Arch]elf.Machine{boards.ARM64: elf.EM_AARCH64, boards.ARMv7: elf.EM_ARM}
-	for _, arch := range []boards.Arch{boards.ARM64, boards.ARMv7} {
+	machine := map[boards.Arch]elf.Machine{boards.ARM64: elf.EM_AARCH64, boards.ARMv7: elf.EM_ARM, AMD64: elf.EM_X86_64}
+	for _, arch := range []boards.Arch{boards.ARM64, boards.ARMv7, AMD64} {
 		t.Run(string(arch), func(t *testing.T) {
 			b := Builder{Cache: cacheDir(t), Source: src, Progress: t.Logf}
 			bins, err := b.Build(context.Background(), arch)
@@ -164,5 +168,25 @@ func TestCachedPrunesOlderEntries(t *testing.T) {
 	}
 	if again, err := b.cached(newKey("v3"), "runc", boards.ARM64, build("never")); err != nil || again != second {
 		t.Errorf("cache hit = %s, %v; want %s", again, err, second)
+	}
+}
+
+func TestHostArch(t *testing.T) {
+	arch, err := HostArch()
+	want := map[string]boards.Arch{"amd64": AMD64, "arm64": boards.ARM64, "arm": boards.ARMv7}[runtime.GOARCH]
+	switch {
+	case want == "" && err == nil:
+		t.Errorf("HostArch on %s = %s, want an error", runtime.GOARCH, arch)
+	case want != "" && (err != nil || arch != want):
+		t.Errorf("HostArch on %s = %q, %v; want %s", runtime.GOARCH, arch, err, want)
+	}
+}
+
+// An architecture without a build is refused by name before anything runs.
+func TestBuildRefusesUnknownArch(t *testing.T) {
+	b := Builder{Cache: t.TempDir(), Source: t.TempDir()}
+	_, err := b.Build(context.Background(), boards.Arch("riscv64"))
+	if err == nil || !strings.Contains(err.Error(), `"riscv64"`) {
+		t.Fatalf("Build(riscv64) = %v, want an error naming the architecture", err)
 	}
 }

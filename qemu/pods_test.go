@@ -37,18 +37,26 @@ import (
 // the host that wants a password (the pods' image pull secret).
 //
 //   - web: an init container, a configMap volume, a secret in the
-//     environment, an emptyDir shared with the init container, a readiness
-//     probe, a hostPort and the gateway's /proc (as node exporters mount
-//     it); it reaches Running and Ready, and the host reads through the
-//     hostPort (a QEMU forward) what each of those put in the container.
+//     environment, an emptyDir shared with the init container, a memory
+//     emptyDir shared with the side container, a readiness probe, a
+//     hostPort and the gateway's /proc (as node exporters mount it); it
+//     reaches Running and Ready, and the host reads through the hostPort (a
+//     QEMU forward) what each of those put in the container.
+//   - what only the guest shows of web: its service account token is one
+//     the API server accepts for the pod; the memory emptyDir is a tmpfs of
+//     its sizeLimit; its two containers share one IPC namespace (not the
+//     gateway's) and one /dev/shm.
 //   - exposure: /var is mounted nosuid,nodev, and a hostNetwork pod's
 //     port, which nothing publishes, does not answer through a QEMU
 //     forward (the gateway's firewall) while web's hostPort does.
+//   - a UDP hostPort: a pod's UDP echo answers the host through a QEMU
+//     UDP forward.
 //   - web's app container moves to another image: it is replaced (one
 //     restart) and runs the new digest, the pod Ready again.
 //   - pods that fail in the kubelet's known ways report its reasons:
 //     CrashLoopBackOff, OOMKilled, CreateContainerConfigError, ErrImagePull
-//     or ImagePullBackOff; web runs on, untouched.
+//     or ImagePullBackOff, Evicted (an emptyDir past its sizeLimit); web
+//     runs on, untouched.
 //   - web deleted with its grace period is gone from the API server
 //     within that period and a margin: the edge stopped it and confirmed
 //     the deletion.
@@ -64,7 +72,11 @@ func TestPods(t *testing.T) {
 			n.createObjects(t)
 			web := t.Run("web", n.testWeb)
 			if web {
+				t.Run("service account token", n.testServiceAccountToken)
+				t.Run("memory emptyDir", n.testMemoryEmptyDir)
+				t.Run("pod IPC namespace", n.testPodIPC)
 				t.Run("exposure", n.testExposure)
+				t.Run("udp hostPort", n.testUDPHostPort)
 				t.Run("image update", n.testImageUpdate)
 			}
 			t.Run("failing pods", func(t *testing.T) { n.testFailingPods(t, web) })
@@ -173,6 +185,7 @@ type podNode struct {
 	memory   int // guest MiB; 0: the board's
 	m        *Machine
 	webPort  int // the host port QEMU forwards to webHostPort
+	udpPort  int // the host UDP port QEMU forwards to udpHostPort
 	// closedPort is the host port QEMU forwards to closedGuestPort.
 	closedPort int
 	// The values of the web pod's configmap and secret.
@@ -205,7 +218,7 @@ func bootPodNodeWith(t testing.TB, c *podCluster, b boards.Board, s nodeSettings
 		memory:     s.memoryMiB,
 		podCluster: c, name: s.prefix + "-" + string(b.Arch), ns: s.prefix + "-" + string(b.Arch), board: b,
 		greeting: "hello from the cloud to " + b.Name, token: rand.Text(), webPort: freeLoopbackPort(t),
-		disk: filepath.Join(t.TempDir(), "gw.img"), closedPort: freeLoopbackPort(t),
+		disk: filepath.Join(t.TempDir(), "gw.img"), closedPort: freeLoopbackPort(t), udpPort: freeLoopbackUDPPort(t),
 	}
 	n.cloud = testcloud.ForTest(t, testcloud.Options{Kube: c.kube.Client()})
 	token, err := n.cloud.Token(time.Hour)
@@ -231,7 +244,8 @@ func (n *podNode) boot(t testing.TB) {
 	t.Helper()
 	m, err := Start(context.Background(), Config{
 		Board: n.board, Image: n.disk, Path: Direct, MemoryMiB: n.memory,
-		Forwards: []Forward{{HostPort: n.webPort, GuestPort: webHostPort}, {HostPort: n.closedPort, GuestPort: closedGuestPort}},
+		Forwards: []Forward{{HostPort: n.webPort, GuestPort: webHostPort}, {HostPort: n.closedPort, GuestPort: closedGuestPort},
+			{HostPort: n.udpPort, GuestPort: udpHostPort, UDP: true}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +375,9 @@ func (n *podNode) testWeb(t *testing.T) {
 
 // webPod: an init container writes /work/init.txt on the emptyDir work,
 // app serves HTTP on 8080 (hostPort webHostPort) with a readiness probe,
-// the configmap at /config and the secret in $TOKEN, and side logs.
+// the configmap at /config and the secret in $TOKEN, and side writes the
+// namespaces it runs in to the memory emptyDir mem (at /mem in both) and
+// to /dev/shm.
 func (n *podNode) webPod() *v1.Pod {
 	work := v1.VolumeMount{Name: "work", MountPath: "/work"}
 	init := n.container("init", "write", "/work/init.txt", "initialized")
@@ -380,14 +396,21 @@ func (n *podNode) webPod() *v1.Pod {
 	}
 	app.Ports = []v1.ContainerPort{{ContainerPort: 8080, HostPort: webHostPort}}
 	app.VolumeMounts = append(app.VolumeMounts, v1.VolumeMount{Name: "hostproc", MountPath: hostProc, ReadOnly: true})
+	mem := v1.VolumeMount{Name: "mem", MountPath: "/mem"}
+	app.VolumeMounts = append(app.VolumeMounts, mem)
+	side := n.container("side", "record-ns", sideNamespacesFile, sideShmFile)
+	memLimit := resource.MustParse(memSizeLimit)
+	side.VolumeMounts = []v1.VolumeMount{mem}
 
-	pod := n.pod("web", v1.RestartPolicyAlways, app, n.container("side", "log", "5"))
+	pod := n.pod("web", v1.RestartPolicyAlways, app, side)
 	pod.Spec.InitContainers = []v1.Container{init}
 	pod.Spec.Volumes = []v1.Volume{
 		{Name: "hostproc", VolumeSource: v1.VolumeSource{HostPath: &v1.HostPathVolumeSource{Path: "/proc"}}},
 		{Name: "config", VolumeSource: v1.VolumeSource{ConfigMap: &v1.ConfigMapVolumeSource{
 			LocalObjectReference: v1.LocalObjectReference{Name: "app-config"}}}},
 		{Name: "work", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}},
+		{Name: "mem", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{
+			Medium: v1.StorageMediumMemory, SizeLimit: &memLimit}}},
 	}
 	grace := int64(webGrace)
 	pod.Spec.TerminationGracePeriodSeconds = &grace
@@ -565,6 +588,7 @@ func (n *podNode) testFailingPods(t *testing.T, webRunning bool) {
 	noVolume := n.pod("novolume", v1.RestartPolicyAlways, pvc)
 	noVolume.Spec.Volumes = []v1.Volume{{Name: "data", VolumeSource: v1.VolumeSource{
 		PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
+	evict := n.evictedPod()
 
 	cases := []struct {
 		pod  *v1.Pod
@@ -580,6 +604,7 @@ func (n *podNode) testFailingPods(t *testing.T, webRunning bool) {
 			waitingFor("ErrImagePull", "ImagePullBackOff")},
 		{noVolume, "waiting in CreateContainerConfigError (a volume type this node lacks)",
 			waitingFor("CreateContainerConfigError")},
+		{evict, "Failed, Evicted for its emptyDir past sizeLimit", evicted},
 	}
 	created := time.Now()
 	for _, tc := range cases {
@@ -800,6 +825,8 @@ func TestNetdevForwards(t *testing.T) {
 		{"one", []Forward{{HostPort: 40001, GuestPort: 18080}}, "user,id=n0,hostfwd=tcp:127.0.0.1:40001-:18080"},
 		{"two", []Forward{{HostPort: 40001, GuestPort: 80}, {HostPort: 40002, GuestPort: 443}},
 			"user,id=n0,hostfwd=tcp:127.0.0.1:40001-:80,hostfwd=tcp:127.0.0.1:40002-:443"},
+		{"udp", []Forward{{HostPort: 40001, GuestPort: 18080}, {HostPort: 40003, GuestPort: 5683, UDP: true}},
+			"user,id=n0,hostfwd=tcp:127.0.0.1:40001-:18080,hostfwd=udp:127.0.0.1:40003-:5683"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &Machine{workDir: t.TempDir()}

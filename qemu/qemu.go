@@ -85,17 +85,20 @@ type Config struct {
 	Interactive bool
 	// Tee receives a copy of the console output as it arrives.
 	Tee io.Writer
-	// Forwards publish guest TCP ports on the host's loopback through
-	// QEMU's user network, the only way in: the guest is behind its NAT.
+	// Forwards publish guest TCP and UDP ports on the host's loopback
+	// through QEMU's user network, the only way in: the guest is behind
+	// its NAT.
 	Forwards []Forward
 	// MemoryMiB overrides the board's guest memory (a 1 GiB gateway, say).
 	MemoryMiB int
 }
 
 // Forward makes QEMU accept TCP connections on 127.0.0.1:HostPort and
-// pass them to GuestPort on the guest's address.
+// pass them to GuestPort on the guest's address; with UDP, datagrams to
+// that port instead, and the guest's answers back to their sender.
 type Forward struct {
 	HostPort, GuestPort int
+	UDP                 bool
 }
 
 // netdev is the -netdev value: the user network with c's forwards.
@@ -103,7 +106,11 @@ func (c Config) netdev() string {
 	var b strings.Builder
 	b.WriteString("user,id=n0")
 	for _, f := range c.Forwards {
-		fmt.Fprintf(&b, ",hostfwd=tcp:127.0.0.1:%d-:%d", f.HostPort, f.GuestPort)
+		proto := "tcp"
+		if f.UDP {
+			proto = "udp"
+		}
+		fmt.Fprintf(&b, ",hostfwd=%s:127.0.0.1:%d-:%d", proto, f.HostPort, f.GuestPort)
 	}
 	return b.String()
 }

@@ -56,6 +56,7 @@ func TestDefaultsMatchKubeEdge(t *testing.T) {
 		"contextSendModule: websocket", "remoteQueryTimeout: 60", "mqttMode: 2", "port: 9060",
 		"tlsCaFile: /var/lib/kubeedge/ca/rootCA.crt", "httpServer: https://127.0.0.1:10002",
 		"maxPods: 110", "nodeStatusReportFrequency: 5m0s", "nodeLeaseDurationSeconds: 40", "memory.available: 100Mi",
+		"reportEvent: false", "eventRecordQPS: 50", "eventBurst: 100",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("default config lacks %q", want)
@@ -138,6 +139,10 @@ func TestBadConfigNamesFieldAndValue(t *testing.T) {
 			`modules.edged.tailoredKubeletConfig.containerLogMaxSize: invalid value "big"`}},
 		{"log files", "modules:\n  edged:\n    tailoredKubeletConfig:\n      containerLogMaxFiles: 1\n", []string{
 			`modules.edged.tailoredKubeletConfig.containerLogMaxFiles: invalid value "1"`}},
+		{"event rate", "modules:\n  edged:\n    tailoredKubeletConfig:\n      eventRecordQPS: -1\n", []string{
+			`modules.edged.tailoredKubeletConfig.eventRecordQPS: invalid value "-1"`}},
+		{"event burst", "modules:\n  edged:\n    tailoredKubeletConfig:\n      eventBurst: 2.5\n", []string{
+			`modules.edged.tailoredKubeletConfig.eventBurst: invalid value "2.5"`}},
 		{"two errors at once", "modules:\n  eventBus:\n    mqttMode: 7\n  serviceBus:\n    port: 70000\n", []string{
 			`modules.eventBus.mqttMode: invalid value "7"`, `modules.serviceBus.port: invalid value "70000"`}},
 		{"http server", "modules:\n  edgeHub:\n    httpServer: http://x:10002\n", []string{`modules.edgeHub.httpServer: invalid value "http://x:10002"`}},

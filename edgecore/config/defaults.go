@@ -147,5 +147,7 @@ func defaultKubeletConfig() map[string]any {
 		"evictionHard":                     hard,
 		"evictionPressureTransitionPeriod": k.EvictionPressureTransitionPeriod.String(),
 		"containerRuntimeEndpoint":         k.ContainerRuntimeEndpoint,
+		"eventRecordQPS":                   int64(k.EventRecordQPS),
+		"eventBurst":                       int64(k.EventBurst),
 	}
 }

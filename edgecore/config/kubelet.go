@@ -31,6 +31,10 @@ type Kubelet struct {
 	// container's log.
 	ContainerLogMaxSize  int64
 	ContainerLogMaxFiles int
+	// EventRecordQPS and EventBurst bound the events sent to the cloud
+	// (modules.edged.reportEvent); QPS 0 is no limit.
+	EventRecordQPS float64
+	EventBurst     int
 }
 
 // KubeEdge's kubelet defaults (default_kubelet_configuration.go).
@@ -53,6 +57,8 @@ func defaultKubelet() Kubelet {
 		ImageGCLowThresholdPercent:  80,
 		ContainerLogMaxSize:         10 << 20,
 		ContainerLogMaxFiles:        5,
+		EventRecordQPS:              50,
+		EventBurst:                  100,
 	}
 }
 
@@ -141,6 +147,20 @@ func (e *Edged) kubelet() (Kubelet, []error) {
 			k.ContainerLogMaxFiles = int(n)
 		} else {
 			bad("containerLogMaxFiles", v, "must be a whole number of at least 2")
+		}
+	}
+	if v, ok := kc["eventRecordQPS"]; ok {
+		if n, ok := wholeNumber(v); ok && n >= 0 {
+			k.EventRecordQPS = float64(n)
+		} else {
+			bad("eventRecordQPS", v, "must be a whole number of at least 0 (0: no limit)")
+		}
+	}
+	if v, ok := kc["eventBurst"]; ok {
+		if n, ok := wholeNumber(v); ok && n >= 0 {
+			k.EventBurst = int(n)
+		} else {
+			bad("eventBurst", v, "must be a whole number of at least 0")
 		}
 	}
 	if v, ok := kc["evictionHard"]; ok {

@@ -57,7 +57,12 @@ type Toggle struct {
 // kubelet flags (hostnameOverride, nodeIP, …) directly under
 // modules.edged, and so does edgegate.
 type Edged struct {
-	Enable      bool `json:"enable"`
+	Enable bool `json:"enable"`
+	// ReportEvent sends the events of the node's pods and of the node
+	// (Pulling, Failed, BackOff, Started, Unhealthy, NodeReady, …) to the
+	// cloud. Off by default, as in KubeEdge: every file KubeEdge writes
+	// says false, a gateway's link may be metered, and events are
+	// best-effort extras the pod status does not depend on.
 	ReportEvent bool `json:"reportEvent"`
 	// TailoredKubeletConfig is a KubeletConfiguration; kept free-form so
 	// files written for KubeEdge load unchanged. Kubelet reads the fields

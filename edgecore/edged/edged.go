@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
@@ -26,7 +27,9 @@ import (
 	"github.com/edgegate/edgegate/edgecore/containerd"
 	"github.com/edgegate/edgegate/edgecore/core"
 	"github.com/edgegate/edgegate/edgecore/edged/containerlog"
+	"github.com/edgegate/edgegate/edgecore/edged/events"
 	"github.com/edgegate/edgegate/edgecore/edged/podnet"
+	"github.com/edgegate/edgegate/edgecore/edged/satoken"
 	"github.com/edgegate/edgegate/edgecore/edged/volume"
 	"github.com/edgegate/edgegate/edgecore/model"
 )
@@ -47,7 +50,12 @@ type Config struct {
 	// both on the data partition.
 	PodsDir string
 	LogsDir string
-	Logs    containerlog.Limits
+	// PodsRunDir holds what pods keep in memory for this boot: their
+	// memory-backed emptyDirs, IPC namespaces and /dev/shm. It must be a
+	// shared mount point made before containerd started (edgegate's init
+	// makes /run/edgegate/pods so), or containerd would not see them.
+	PodsRunDir string
+	Logs       containerlog.Limits
 	// Resync is how often a pod is looked at without a reason (10 s).
 	Resync time.Duration
 	// ImageGCHigh and ImageGCLow are the data partition's use, in
@@ -55,13 +63,23 @@ type Config struct {
 	// the low mark (kubelet's imageGCHigh/LowThresholdPercent: 85/80).
 	ImageGCHigh, ImageGCLow int
 	// Objects reads configmaps and secrets: the local store first, then
-	// the cloud (metamanager's client).
+	// the cloud (metamanager's client); and asks for service account
+	// tokens.
 	Objects Objects
+	// Allocatable is the node's allocatable resources, as the node status
+	// reports them: a memory-backed emptyDir's size defaults to its
+	// memory, and a downward API limit the container does not set reads
+	// it. nil: unknown.
+	Allocatable func() (v1.ResourceList, error)
+	// Events are the pods' and the node's events (reportEvent).
+	Events events.Config
 }
 
-// Objects reads the JSON of <namespace>/<type>/<name> (metamanager.Client).
+// Objects reads the JSON of <namespace>/<type>/<name>, and asks for a
+// service account's token (metamanager.Client).
 type Objects interface {
 	Get(namespace, resourceType, name string) (string, error)
+	ServiceAccountToken(namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
 }
 
 func (c *Config) defaults() {
@@ -81,6 +99,9 @@ func (c *Config) defaults() {
 	}
 	if c.LogsDir == "" {
 		c.LogsDir = d.LogsDir
+	}
+	if c.PodsRunDir == "" {
+		c.PodsRunDir = d.PodsRunDir
 	}
 	if c.Resync <= 0 {
 		c.Resync = d.Resync
@@ -106,6 +127,7 @@ func DefaultConfig() Config {
 		},
 		PodsDir:     "/var/lib/edgegate/pods",
 		LogsDir:     "/var/log/pods",
+		PodsRunDir:  "/run/edgegate/pods",
 		Resync:      10 * time.Second,
 		ImageGCHigh: 85,
 		ImageGCLow:  80,
@@ -119,9 +141,16 @@ type Module struct {
 	rt   *containerd.Runtime
 	net  *podnet.Network
 	vols volume.Manager
+	// tokens are the service account tokens projected into pods.
+	tokens      *satoken.Manager
+	allocatable *allocatableCache
 	// backoff is the crash-loop delay per container (kubelet: 10 s
 	// doubling to 5 min, forgotten after 10 min of quiet).
 	backoff *flowcontrol.Backoff
+	events  *events.Recorder
+	// cgroup2: the node's cgroup hierarchy is the unified one (a
+	// gateway's); else v1, where containers get no cgroup2-only settings.
+	cgroup2 bool
 
 	// running counts the workers' goroutines, removed ones included.
 	running sync.WaitGroup
@@ -149,14 +178,24 @@ type Counters struct {
 // New returns the module on b.
 func New(cfg Config, b *bus.Bus) *Module {
 	cfg.defaults()
+	cfg.Events.NodeName = cfg.NodeName
 	return &Module{
 		cfg: cfg, bus: b,
-		vols:    volume.Manager{Root: cfg.PodsDir},
+		vols:    volume.Manager{Root: cfg.PodsDir, RunRoot: cfg.PodsRunDir},
 		backoff: flowcontrol.NewBackOff(10*time.Second, 5*time.Minute),
+		events:  events.New(cfg.Events, eventSink(b)),
+		cgroup2: cgroupV2(cgroupRoot),
 		workers: map[string]*worker{},
 		ready:   errors.New("container runtime not checked yet"),
+
+		tokens:      satoken.New(tokenFetcher(cfg.Objects)),
+		allocatable: &allocatableCache{read: cfg.Allocatable},
 	}
 }
+
+// SetCloudConnected tells edged how to learn whether the cloud is
+// reachable (metamanager's view): events wait for it. Call before Start.
+func (m *Module) SetCloudConnected(connected func() bool) { m.events.SetOnline(connected) }
 
 func (m *Module) Name() string                       { return model.EdgedModuleName }
 func (m *Module) Group() string                      { return model.EdgedGroup }
@@ -186,8 +225,12 @@ func (m *Module) Start(ctx context.Context) error {
 	m.network() // set up now if it can be; pods wait for it otherwise
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(1)
+	wg.Add(2)
+	go func() { defer wg.Done(); m.events.Run(ctx) }()
+	m.nodeEvent(v1.EventTypeNormal, eventNodeStarting, "Starting kubelet.")
 	go func() { defer wg.Done(); m.watchReadiness(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); m.evictionLoop(ctx) }()
 
 	listed := true
 	if err := m.listStoredCtx(ctx); err != nil {
@@ -373,8 +416,12 @@ func (m *Module) watchReadiness(ctx context.Context) {
 		switch {
 		case err != nil && (was == nil || was.Error() != err.Error()):
 			klog.Warningf("edged: not ready: %v", err)
+			if was == nil {
+				m.nodeStatusEvent(eventNodeNotReady)
+			}
 		case err == nil && was != nil:
 			klog.Infof("edged: ready: containerd answers and the pod network is set up")
+			m.nodeStatusEvent(eventNodeReady)
 		}
 		select {
 		case <-ctx.Done():
@@ -443,6 +490,7 @@ type Status struct {
 	Ready    string       `json:"ready"`
 	Pods     []PodSummary `json:"pods"`
 	Counters Counters     `json:"counters"`
+	Events   events.Stats `json:"events"`
 }
 
 // Status returns the pods, sorted by namespace and name, and the counters.
@@ -452,7 +500,7 @@ func (m *Module) Status() Status {
 	for _, w := range m.workers {
 		ws = append(ws, w)
 	}
-	s := Status{Ready: "ready", Counters: m.counters, Pods: []PodSummary{}}
+	s := Status{Ready: "ready", Counters: m.counters, Pods: []PodSummary{}, Events: m.events.Stats()}
 	if m.ready != nil {
 		s.Ready = m.ready.Error()
 	}

@@ -110,7 +110,7 @@ func TestStartListsStoredPods(t *testing.T) {
 	}
 	// No containerd answers here: edged keeps the desired set, and its
 	// pods wait for the runtime.
-	cfg := Config{Enable: true, ListTimeout: 5 * time.Second}
+	cfg := Config{Enable: true, ListTimeout: 5 * time.Second, PodsDir: t.TempDir(), PodsRunDir: t.TempDir()}
 	cfg.Runtime.Endpoint = "unix://" + filepath.Join(t.TempDir(), "absent.sock")
 	ed := New(cfg, b)
 	ctx, cancel := context.WithCancel(context.Background())

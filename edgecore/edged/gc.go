@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/edgegate/edgegate/edgecore/containerd"
@@ -48,20 +49,32 @@ func (m *Module) housekeeping(ctx context.Context, listed bool) {
 			case <-t.C:
 			}
 		}
+		m.tokens.Cleanup() // expired tokens, every minute, as the kubelet's
 		if ok, _ := m.Readiness(); !ok && !first {
 			continue // the runtime is down: nothing to collect, and it says so already
 		}
 		if err := m.collectOrphans(ctx); err != nil {
 			klog.Warningf("edged: garbage collection: %v", err)
 		}
-		removed, err := m.rt.PruneImages(ctx, m.cfg.Runtime.Root, m.cfg.ImageGCHigh, m.cfg.ImageGCLow)
-		if err != nil {
-			klog.Warningf("edged: image garbage collection: %v", err)
-		}
-		for _, ref := range removed {
-			klog.Infof("edged: removed unused image %s (data partition above %d%%)", ref, m.cfg.ImageGCHigh)
-		}
+		m.collectImages(ctx)
 	}
+}
+
+// collectImages is the kubelet's image garbage collection: once the
+// filesystem holding containerd's root (the data partition) is fuller
+// than ImageGCHigh percent, images no container uses are removed, least
+// recently created first, until it is below ImageGCLow. It returns the
+// images removed.
+func (m *Module) collectImages(ctx context.Context) []string {
+	removed, err := m.rt.PruneImages(ctx, m.cfg.Runtime.Root, m.cfg.ImageGCHigh, m.cfg.ImageGCLow)
+	if err != nil {
+		klog.Warningf("edged: image garbage collection: %v", err)
+		m.nodeEvent(v1.EventTypeWarning, eventImageGCFailed, "%v", err)
+	}
+	for _, ref := range removed {
+		klog.Infof("edged: removed unused image %s (data partition above %d%%)", ref, m.cfg.ImageGCHigh)
+	}
+	return removed
 }
 
 // wanted are the UIDs of the pods the node runs.

@@ -21,7 +21,7 @@ import (
 
 // specOpts makes the OCI spec options of one container attempt.
 func (w *worker) specOpts(pod *v1.Pod, c *v1.Container, id string, img containerd.Image, mounts map[string]podspec.Mount) ([]oci.SpecOpts, error) {
-	f := podspec.Fields{PodIP: w.podIP(), PodIPs: w.podIPs(), HostIP: w.m.hostIP(), NodeName: pod.Spec.NodeName}
+	f := podspec.Fields{PodIP: w.podIP(), PodIPs: w.podIPs(), HostIP: w.m.hostIP(), NodeName: pod.Spec.NodeName, Allocatable: w.m.allocatable.get()}
 	env, err := podspec.Env(pod, c, img.Config.Env, w.m.sources(), f)
 	if err != nil {
 		return nil, err
@@ -41,7 +41,14 @@ func (w *worker) specOpts(pod *v1.Pod, c *v1.Container, id string, img container
 	if w.att != nil {
 		in.NetNS = w.att.NetNS
 	}
-	return podspec.Opts(in)
+	if w.ipc != nil {
+		in.IPC, in.Shm = w.ipc.Namespace, w.ipc.Shm
+	}
+	opts, err := podspec.Opts(in)
+	if err != nil || w.m.cgroup2 {
+		return opts, err
+	}
+	return append(opts, withoutUnified), nil
 }
 
 func (w *worker) podIPs() []string {

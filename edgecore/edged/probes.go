@@ -2,6 +2,7 @@ package edged
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
@@ -96,9 +97,9 @@ func (w *worker) startProbes(ctx context.Context, pod *v1.Pod, spec *v1.Containe
 				w.kick()
 			case prober.Failure:
 				klog.Infof("edged: pod %s/%s: container %s failed its startup probe; restarting it", pod.Namespace, pod.Name, spec.Name)
-				go w.killContainer(context.WithoutCancel(ctx), pod, spec, c.ID, "startup probe failed")
+				go w.killContainer(context.WithoutCancel(ctx), pod, spec, c.ID, whyStartup)
 			}
-		})
+		}, w.probeEvents(pod, spec, c.ID, prober.Startup))
 		go sw.Run(ctx)
 	}
 	if spec.ReadinessProbe != nil {
@@ -107,19 +108,32 @@ func (w *worker) startProbes(ctx context.Context, pod *v1.Pod, spec *v1.Containe
 			p.ready = r == prober.Success
 			p.mu.Unlock()
 			w.kick()
-		}, opts...)
+		}, append(slices.Clip(opts), w.probeEvents(pod, spec, c.ID, prober.Readiness))...)
 		go rw.Run(ctx)
 	}
 	if spec.LivenessProbe != nil {
 		lw := prober.NewWorker(prober.Liveness, spec.LivenessProbe, target, w.m.rt, func(r prober.Result) {
 			if r == prober.Failure {
 				klog.Infof("edged: pod %s/%s: container %s failed its liveness probe; restarting it", pod.Namespace, pod.Name, spec.Name)
-				go w.killContainer(context.WithoutCancel(ctx), pod, spec, c.ID, "liveness probe failed")
+				go w.killContainer(context.WithoutCancel(ctx), pod, spec, c.ID, whyLiveness)
 			}
-		}, opts...)
+		}, append(slices.Clip(opts), w.probeEvents(pod, spec, c.ID, prober.Liveness))...)
 		go lw.Run(ctx)
 	}
 	return p
+}
+
+// probeEvents records the kubelet's Unhealthy event for every probe
+// attempt that fails ("Liveness probe failed: <output>") or errors.
+func (w *worker) probeEvents(pod *v1.Pod, spec *v1.Container, id string, kind prober.Kind) prober.Option {
+	return prober.WithObserver(func(r prober.Result, msg string) {
+		switch r {
+		case prober.Failure:
+			w.m.containerEvent(pod, spec, id, v1.EventTypeWarning, eventUnhealthy, "%s probe failed: %s", kind, msg)
+		case prober.Unknown:
+			w.m.containerEvent(pod, spec, id, v1.EventTypeWarning, eventUnhealthy, "%s probe errored: %s", kind, msg)
+		}
+	})
 }
 
 // reported is the status last reported for this instance of the

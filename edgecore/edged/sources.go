@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/edgegate/edgegate/edgecore/containerd"
+	"github.com/edgegate/edgegate/edgecore/edged/satoken"
 	"github.com/edgegate/edgegate/edgecore/metamanager"
 	"github.com/edgegate/edgegate/edgecore/model"
 )
@@ -18,9 +20,30 @@ import (
 // kubelet's Get strategy does: the local store first, then the cloud,
 // through metamanager, which stores what the cloud answers. A stock
 // cloudcore sends them to the edge only when asked or when they change.
-type objectSources struct{ objects Objects }
+type objectSources struct {
+	objects Objects
+	tokens  *satoken.Manager
+}
 
-func (m *Module) sources() objectSources { return objectSources{objects: m.cfg.Objects} }
+func (m *Module) sources() objectSources {
+	return objectSources{objects: m.cfg.Objects, tokens: m.tokens}
+}
+
+// ServiceAccountToken is the kubelet's token manager: a cached token while
+// it is fresh, else one asked of the cloud (through metamanager).
+func (s objectSources) ServiceAccountToken(namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+	return s.tokens.Token(namespace, name, tr)
+}
+
+// tokenFetcher asks objects for tokens; without objects there are none.
+func tokenFetcher(objects Objects) satoken.Fetcher {
+	return func(namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+		if objects == nil {
+			return nil, errors.New("no source of service account tokens")
+		}
+		return objects.ServiceAccountToken(namespace, name, tr)
+	}
+}
 
 func (s objectSources) ConfigMap(namespace, name string) (*v1.ConfigMap, error) {
 	cm := &v1.ConfigMap{}

@@ -31,6 +31,9 @@ func (w *worker) report(ctx context.Context, pod *v1.Pod, in instances, terminal
 		SandboxReady: pod.Spec.HostNetwork || (w.att != nil && !w.torn),
 		Terminal:     terminal || pod.DeletionTimestamp != nil,
 	}
+	if msg := w.evictionMessage(); msg != "" {
+		p.Reason, p.Message = reasonEvicted, msg
+	}
 	if ip := w.m.hostIP(); ip != "" {
 		p.HostIPs = []string{ip}
 	}
@@ -65,7 +68,14 @@ func (w *worker) report(ctx context.Context, pod *v1.Pod, in instances, terminal
 		}
 		return
 	}
+	// The next patch is made against what the cloud holds now, as the
+	// kubelet's is against the apiserver's status: a terminal phase the
+	// patch held back while a container still ran must go out once none
+	// does, which a base of the status built here would hide.
 	w.sent = &status
+	if updated.UID == pod.UID && updated.Status.Phase != "" {
+		w.sent = &updated.Status
+	}
 }
 
 // containerStatus gathers what the runtime and the worker know about one

@@ -12,9 +12,9 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/edgegate/edgegate/edgecore/containerd"
+	"github.com/edgegate/edgegate/edgecore/edged/podipc"
 	"github.com/edgegate/edgegate/edgecore/edged/podnet"
 	"github.com/edgegate/edgegate/edgecore/edged/podspec"
-	"github.com/edgegate/edgegate/edgecore/edged/volume"
 )
 
 // Waiting reasons the kubelet reports, which kubectl users know.
@@ -66,8 +66,10 @@ func (m *Module) podInstances(ctx context.Context, uid string) (instances, error
 }
 
 // syncRunning is the kubelet's SyncPod for a pod that is wanted: network,
-// volumes, init containers in order, then every container, restarted by
-// the restart policy with the crash-loop back-off; then its status.
+// IPC, volumes, init containers in order, then every container, restarted
+// by the restart policy with the crash-loop back-off; then its status. A
+// pod that is done (finished, evicted, or Failed or Succeeded in the
+// cloud) has what still runs stopped and starts nothing.
 func (w *worker) syncRunning(ctx context.Context, pod *v1.Pod) time.Duration {
 	next := w.m.cfg.Resync
 	if w.startTime.IsZero() {
@@ -76,6 +78,7 @@ func (w *worker) syncRunning(ctx context.Context, pod *v1.Pod) time.Duration {
 	in, err := w.m.podInstances(ctx, w.uid)
 	if err != nil {
 		klog.Errorf("edged: pod %s/%s: %v", pod.Namespace, pod.Name, err)
+		w.volumesWithoutRuntime(pod)
 		return 5 * time.Second
 	}
 	w.adopt(ctx, pod, in)
@@ -85,6 +88,10 @@ func (w *worker) syncRunning(ctx context.Context, pod *v1.Pod) time.Duration {
 		return next
 	}
 	terminal := w.finished(pod, in)
+	if !terminal && w.done(pod) {
+		in = w.stopForGood(ctx, pod, in)
+		terminal = true
+	}
 	if terminal {
 		w.finish(ctx, pod, in)
 		w.report(ctx, pod, in, true)
@@ -146,8 +153,9 @@ func (w *worker) exited(id string) {
 	w.kick()
 }
 
-// prepare sets up the pod's network namespace, its volumes and its
-// /etc/hosts. A failure is reported on every container not yet running.
+// prepare sets up the pod's network namespace, its IPC namespace and
+// /dev/shm, its volumes and its /etc/hosts. A failure is reported on every
+// container not yet running.
 func (w *worker) prepare(ctx context.Context, pod *v1.Pod) (map[string]podspec.Mount, error) {
 	if !pod.Spec.HostNetwork && w.att == nil {
 		n, err := w.m.network()
@@ -158,13 +166,24 @@ func (w *worker) prepare(ctx context.Context, pod *v1.Pod) (map[string]podspec.M
 		att, err := n.Setup(ctx, podnet.Pod{UID: w.uid, Namespace: pod.Namespace, Name: pod.Name, Ports: hostPorts(pod)})
 		if err != nil {
 			w.holdAll(pod, reasonContainerCreating, fmt.Sprintf("pod network: %v", err))
+			w.m.podEvent(pod, v1.EventTypeWarning, eventFailedSandbox, "Failed to create pod sandbox: %v", err)
 			return nil, err
 		}
 		w.att = &att
 	}
-	vols, err := w.m.vols.Setup(pod, w.m.sources(), volume.Fields{PodIP: w.podIP(), HostIP: w.m.hostIP(), NodeName: pod.Spec.NodeName})
+	if !pod.Spec.HostIPC && w.ipc == nil {
+		p, err := podipc.Setup(w.m.vols.RunDir(w.uid))
+		if err != nil {
+			w.holdAll(pod, reasonContainerCreating, err.Error())
+			w.m.podEvent(pod, v1.EventTypeWarning, eventFailedSandbox, "Failed to create pod sandbox: %v", err)
+			return nil, err
+		}
+		w.ipc = &p
+	}
+	vols, err := w.m.vols.Setup(pod, w.m.sources(), w.volumeFields(pod))
 	if err != nil {
 		w.holdAll(pod, reasonConfigError, err.Error())
+		w.m.podEvent(pod, v1.EventTypeWarning, eventFailedMount, "MountVolume.SetUp failed: %v", err)
 		return nil, err
 	}
 	mounts := make(map[string]podspec.Mount, len(vols))
@@ -245,7 +264,7 @@ func (w *worker) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Container
 				return 0
 			}
 			klog.Infof("edged: pod %s/%s: container %s changed; replacing it", pod.Namespace, pod.Name, c.Name)
-			w.killContainer(ctx, pod, c, cur.ID, "spec changed")
+			w.killContainer(ctx, pod, c, cur.ID, whySpecChanged)
 			return time.Second
 		case containerd.Created:
 			// Created but never started: a start that failed half-way.
@@ -265,6 +284,9 @@ func (w *worker) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Container
 				delay := w.m.backoff.Get(key)
 				w.waiting[c.Name] = waitingState{Reason: reasonCrashLoopBackOff,
 					Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, pod.Name, pod.Namespace, w.uid)}
+				if w.noteBackOff("crash", c.Name, cur.Exit.FinishedAt) {
+					w.m.containerEvent(pod, c, "", v1.EventTypeWarning, eventBackOff, "Back-off restarting failed container %s in pod %s", c.Name, formatPod(pod))
+				}
 				return max(time.Until(cur.Exit.FinishedAt.Add(delay)), 100*time.Millisecond)
 			}
 			w.m.backoff.Next(key, cur.Exit.FinishedAt)
@@ -301,6 +323,7 @@ func (w *worker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, init b
 	opts, err := w.specOpts(pod, c, id, img, mounts)
 	if err != nil {
 		w.waiting[c.Name] = waitingState{Reason: reasonConfigError, Message: err.Error()}
+		w.m.containerFailed(pod, c, "", err.Error())
 		return 10 * time.Second
 	}
 	labels := map[string]string{
@@ -314,14 +337,17 @@ func (w *worker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, init b
 	}
 	if err := w.m.rt.Create(ctx, id, img, labels, opts); err != nil {
 		w.waiting[c.Name] = waitingState{Reason: reasonCreateError, Message: err.Error()}
+		w.m.containerFailed(pod, c, id, err.Error())
 		return 10 * time.Second
 	}
 	log, err := w.m.openLog(pod, c.Name, attempt)
 	if err != nil {
 		w.waiting[c.Name] = waitingState{Reason: reasonCreateError, Message: err.Error()}
+		w.m.containerFailed(pod, c, id, err.Error())
 		_ = w.m.rt.Remove(ctx, id)
 		return 10 * time.Second
 	}
+	w.m.containerEvent(pod, c, id, v1.EventTypeNormal, eventCreated, "Created container: %s", c.Name)
 	w.m.watched.Store(id, true)
 	if err := w.m.rt.Start(ctx, id, log, w.exited); err != nil {
 		reason := reasonCreateError
@@ -330,9 +356,11 @@ func (w *worker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, init b
 		}
 		klog.Warningf("edged: pod %s/%s: container %s: %v", pod.Namespace, pod.Name, c.Name, err)
 		w.waiting[c.Name] = waitingState{Reason: reason, Message: err.Error()}
+		w.m.containerFailed(pod, c, id, err.Error())
 		return time.Second
 	}
 	delete(w.waiting, c.Name)
+	w.m.containerEvent(pod, c, id, v1.EventTypeNormal, eventStarted, "Started container %s", c.Name)
 	klog.V(2).Infof("edged: pod %s/%s: container %s started (%s, attempt %d)", pod.Namespace, pod.Name, c.Name, id, attempt)
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		w.runHook(ctx, pod, c, id, c.Lifecycle.PostStart, "postStart")
@@ -348,24 +376,31 @@ func (w *worker) pull(ctx context.Context, pod *v1.Pod, c *v1.Container) (contai
 		w.m.backoff.IsInBackOffSinceUpdate(key, time.Now()) {
 		w.waiting[c.Name] = waitingState{Reason: reasonImagePullBackOff,
 			Message: fmt.Sprintf("Back-off pulling image %q", c.Image)}
+		if w.noteBackOff("pull", c.Name, w.pullFailed[c.Name]) {
+			w.m.containerEvent(pod, c, "", v1.EventTypeNormal, eventBackOff, "Back-off pulling image %q", c.Image)
+			w.m.containerFailed(pod, c, "", reasonImagePullBackOff)
+		}
 		return containerd.Image{}, time.Second, false
 	}
 	w.waiting[c.Name] = waitingState{Reason: reasonContainerCreating, Message: fmt.Sprintf("pulling image %q", c.Image)}
 	keyring, err := w.m.pullSecrets(pod)
 	if err != nil {
 		w.waiting[c.Name] = waitingState{Reason: reasonErrImagePull, Message: err.Error()}
-		w.m.backoff.Next(key, time.Now())
+		w.m.containerEvent(pod, c, "", v1.EventTypeWarning, eventFailed, "Failed to pull image %q: %v", c.Image, err)
+		w.pullFailedNow(pod, c, key)
 		return containerd.Image{}, time.Second, false
 	}
-	img, err := w.m.rt.EnsureImage(ctx, c.Image, containerd.PullPolicy(c.ImagePullPolicy), keyring)
+	img, err := w.ensureImage(ctx, pod, c, keyring)
 	switch {
 	case errors.Is(err, containerd.ErrNeverPull):
 		w.waiting[c.Name] = waitingState{Reason: reasonErrImageNeverPull,
 			Message: fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)}
+		w.m.containerEvent(pod, c, "", v1.EventTypeWarning, eventErrImageNeverPull, "%s", w.waiting[c.Name].Message)
+		w.m.containerFailed(pod, c, "", reasonErrImageNeverPull)
 		return containerd.Image{}, 10 * time.Second, false
 	case err != nil:
 		w.waiting[c.Name] = waitingState{Reason: reasonErrImagePull, Message: err.Error()}
-		w.m.backoff.Next(key, time.Now())
+		w.pullFailedNow(pod, c, key)
 		return containerd.Image{}, time.Second, false
 	}
 	w.m.backoff.Reset(key)

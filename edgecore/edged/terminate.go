@@ -52,6 +52,9 @@ func (w *worker) killContainer(ctx context.Context, pod *v1.Pod, c *v1.Container
 	}
 	left := max(time.Until(deadline), minGrace)
 	klog.V(2).Infof("edged: pod %s/%s: stopping container %s (%s), grace %s", pod.Namespace, pod.Name, id, why, left)
+	if c != nil {
+		w.m.containerEvent(pod, c, id, v1.EventTypeNormal, eventKilling, "%s", killMessage(c, why))
+	}
 	if err := w.m.rt.Stop(ctx, id, left); err != nil {
 		klog.Errorf("edged: pod %s/%s: stop %s: %v", pod.Namespace, pod.Name, id, err)
 	}
@@ -80,6 +83,13 @@ func (w *worker) runHook(ctx context.Context, pod *v1.Pod, c *v1.Container, id s
 	}
 	if err != nil {
 		klog.Warningf("edged: pod %s/%s: container %s: %s hook: %v", pod.Namespace, pod.Name, c.Name, name, err)
+		// As the kubelet, the event does not carry the hook's output,
+		// which may hold secrets.
+		if name == "postStart" {
+			w.m.containerEvent(pod, c, id, v1.EventTypeWarning, eventFailedPostStart, "PostStartHook failed")
+		} else {
+			w.m.containerEvent(pod, c, id, v1.EventTypeWarning, eventFailedPreStop, "PreStopHook failed")
+		}
 	}
 }
 
@@ -140,6 +150,11 @@ func (w *worker) terminating(ctx context.Context, pod *v1.Pod) time.Duration {
 // with its preStop hook and the grace period). It reports whether it
 // stopped any.
 func (w *worker) stopAll(ctx context.Context, pod *v1.Pod, in instances) bool {
+	return w.stopRunning(ctx, pod, in, whyDeleted)
+}
+
+// stopRunning is stopAll for the reason why.
+func (w *worker) stopRunning(ctx context.Context, pod *v1.Pod, in instances, why string) bool {
 	done := make(chan struct{})
 	n := 0
 	for name, l := range in {
@@ -151,7 +166,7 @@ func (w *worker) stopAll(ctx context.Context, pod *v1.Pod, in instances) bool {
 			n++
 			go func() {
 				defer func() { done <- struct{}{} }()
-				w.killContainer(ctx, pod, spec, c.ID, "pod is being deleted")
+				w.killContainer(ctx, pod, spec, c.ID, why)
 			}()
 		}
 	}
@@ -179,6 +194,7 @@ func (w *worker) cleanup(ctx context.Context, pod *v1.Pod) error {
 	}
 	w.stopAll(ctx, pod, in)
 	w.stopProbes()
+	w.m.tokens.ForgetPod(pod.UID)
 	var errs []error
 	for _, l := range in {
 		for _, c := range l {

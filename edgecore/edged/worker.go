@@ -8,6 +8,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/edgegate/edgegate/edgecore/edged/podipc"
 	"github.com/edgegate/edgegate/edgecore/edged/podnet"
 )
 
@@ -22,17 +23,26 @@ type worker struct {
 	pod     *v1.Pod // latest desired
 	removed bool    // the cloud deleted it
 	view    PodSummary
+	// evicted is why the pod was evicted ("": it was not); evictionRead
+	// once the pod's directory was looked at for an earlier eviction.
+	evicted      string
+	evictionRead bool
 
 	kickCh chan struct{}
 
 	// Owned by the run goroutine.
 	startTime time.Time
 	att       *podnet.Attachment
+	ipc       *podipc.Paths           // the pod's IPC namespace and /dev/shm
 	waiting   map[string]waitingState // by container name: why it is not running
 	probes    map[string]*containerProbes
 	sent      *v1.PodStatus // last status the cloud accepted
 	confirmed bool          // deletion confirmed to the cloud
 	torn      bool          // network torn down (terminal pod)
+	// pullFailed is when each container's last image pull failed;
+	// backOffNoted the back-offs a BackOff event was recorded for.
+	pullFailed   map[string]time.Time
+	backOffNoted map[string]time.Time
 }
 
 // waitingState is a container's waiting reason the runtime cannot tell:
@@ -47,6 +57,9 @@ func newWorker(m *Module, p *v1.Pod) *worker {
 		kickCh:  make(chan struct{}, 1),
 		waiting: map[string]waitingState{},
 		probes:  map[string]*containerProbes{},
+
+		pullFailed:   map[string]time.Time{},
+		backOffNoted: map[string]time.Time{},
 	}
 	w.view = PodSummary{Namespace: p.Namespace, Name: p.Name, UID: w.uid, Phase: string(v1.PodPending)}
 	return w

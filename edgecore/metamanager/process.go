@@ -92,15 +92,28 @@ func (m *MetaManager) cloudDelete(msg *model.Message) {
 				return err
 			}
 			patch := model.BuildResource(res.Namespace, model.ResourceTypePodPatch, res.Name)
-			_, err := m.store.Delete(msg.Resource(), uidOf(msg), patch)
-			return err
+			uid := uidOf(msg)
+			if _, err := m.store.Delete(msg.Resource(), uid, patch); err != nil || uid == "" {
+				return err
+			}
+			// The pod's tokens go with it, whether or not the stored pod
+			// was this one: nothing can use a token bound to a deleted pod.
+			tokens, err := m.store.tokenKeysBoundTo(uid)
+			if err != nil {
+				return err
+			}
+			return m.store.DeleteKeys(tokens...)
 		})
 	})
 }
 
 // cloudResponse stores an object the cloud answered with and passes it on.
+//
+// A token nobody waits for any more is not kept: its store key is that of
+// the request, which the answer does not repeat exactly (the API server
+// fills in the audiences), and the next sync asks again.
 func (m *MetaManager) cloudResponse(msg *model.Message) {
-	if row, err := rowOf(msg); err == nil && row.Value != "" && row.Value != model.AckContent {
+	if row, err := rowOf(msg); err == nil && row.Value != "" && row.Value != model.AckContent && row.Type != model.ResourceTypeServiceAccountToken {
 		_ = m.persist(row.Key, thenPassedOn, func() error { return m.store.Save(row) })
 	}
 	if msg.Source() == model.EdgeControllerModuleName {
@@ -171,11 +184,16 @@ func (m *MetaManager) query(msg *model.Message) {
 		m.replyError(msg, err.Error())
 		return
 	}
+	key, err := storeKey(msg, res)
+	if err != nil {
+		m.replyError(msg, err.Error())
+		return
+	}
 	if remoteQueryTypes[res.Type] && m.Connected() && !model.IsCloudSource(msg.Source()) {
 		m.remoteRequest(msg)
 		return
 	}
-	values, err := m.localValues(res)
+	values, err := m.localValues(res, key)
 	if err != nil {
 		klog.Errorf("metamanager: query %s: %v", msg.Resource(), err)
 		m.replyError(msg, err.Error())
@@ -190,10 +208,10 @@ func (m *MetaManager) query(msg *model.Message) {
 	m.reply(msg, resp)
 }
 
-// localValues reads the store: the row under the key, or, for
-// "<ns>/<type>", every row of the type (all namespaces, as KubeEdge's
-// type= query; edged filters what it needs).
-func (m *MetaManager) localValues(res model.Resource) ([]string, error) {
+// localValues reads the store: the row under key, or, for "<ns>/<type>",
+// every row of the type (all namespaces, as KubeEdge's type= query; edged
+// filters what it needs).
+func (m *MetaManager) localValues(res model.Resource, key string) ([]string, error) {
 	values := []string{}
 	if res.Name == "" {
 		rows, err := m.store.ListByType(res.Type)
@@ -205,7 +223,7 @@ func (m *MetaManager) localValues(res model.Resource) ([]string, error) {
 		}
 		return values, nil
 	}
-	row, ok, err := m.store.Get(res.String())
+	row, ok, err := m.store.Get(key)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +251,10 @@ func (m *MetaManager) localInsert(msg *model.Message) {
 // sent up, and answered "OK" at once. A status the store cannot take is
 // sent up all the same.
 func (m *MetaManager) localUpdate(msg *model.Message) {
+	if model.ResourceType(msg.Resource()) == model.ResourceTypeEvent {
+		m.toCloud(msg) // as an event insert: straight up, not stored
+		return
+	}
 	if model.ResourceType(msg.Resource()) == model.ResourceTypeLease {
 		if !m.Connected() {
 			m.replyError(msg, errNotConnected)
@@ -256,6 +278,10 @@ func (m *MetaManager) localUpdate(msg *model.Message) {
 // patch the store cannot take is forwarded all the same: node and pod
 // status must reach the cloud while the link is up, full disk or not.
 func (m *MetaManager) localPatch(msg *model.Message) {
+	if model.ResourceType(msg.Resource()) == model.ResourceTypeEvent {
+		m.toCloud(msg) // as an event insert: straight up, not stored
+		return
+	}
 	if err := m.saveMessage(msg, thenSentAnyway); err != nil && !isStoreError(err) {
 		m.replyError(msg, err.Error())
 		return
@@ -295,14 +321,30 @@ func (m *MetaManager) remoteRequest(req *model.Message) {
 			return
 		}
 		if obj, ok := objectOf(&resp); ok {
-			row := Meta{Key: req.Resource(), Type: model.ResourceType(req.Resource()), Value: obj}
-			_ = m.persist(row.Key, thenPassedOn, func() error { return m.store.Save(row) })
+			m.keepAnswer(req, obj)
 		}
 		answer := resp
 		answer.Header.ParentID = req.ID()
 		m.reply(req, &answer)
-		m.ackCloud(&resp)
+		if !noAck(req.Resource()) {
+			m.ackCloud(&resp)
+		}
 	}()
+}
+
+// keepAnswer stores the object the cloud answered req with, under the
+// request's store key.
+func (m *MetaManager) keepAnswer(req *model.Message, obj string) {
+	res, err := model.ParseResource(req.Resource())
+	if err != nil {
+		return
+	}
+	key, err := storeKey(req, res)
+	if err != nil {
+		return
+	}
+	row := Meta{Key: key, Type: res.Type, Value: obj}
+	_ = m.persist(row.Key, thenPassedOn, func() error { return m.store.Save(row) })
 }
 
 // objectResp is the cloud's answer to a create: {"Object":…,"Err":…}.

@@ -131,6 +131,21 @@ func (s *Store) Delete(key, match string, dependents ...string) (bool, error) {
 	return removed, err
 }
 
+// DeleteKeys removes keys in one transaction; missing keys are skipped.
+func (s *Store) DeleteKeys(keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *dbm.Tx) error {
+		for _, k := range keys {
+			if err := remove(tx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // remove deletes key and its index entry; a missing key is not an error.
 func remove(tx *dbm.Tx, key string) error {
 	m, ok, err := get(tx, key)

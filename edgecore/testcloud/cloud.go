@@ -75,6 +75,8 @@ type Cloud struct {
 	pings       map[string]int // websocket pings answered, per node
 	certsIssued int
 	apiWrites   int // writes made to the API server for edge requests
+	// eventRefusals are the edges' event writes the API server refused.
+	eventRefusals []EventRefusal
 
 	tracked     map[string]bool            // nodes whose pods are watched
 	location    map[string]map[string]bool // "<type>/<ns>/<name>" → nodes using it

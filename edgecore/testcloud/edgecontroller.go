@@ -72,6 +72,11 @@ func (c *Cloud) handleEdgeRequest(node string, msg *model.Message) *model.Messag
 	case res.Type == model.ResourceTypeLease && op == model.QueryOperation:
 		obj, err := c.get(ctx, res)
 		return response(msg, objectResp{Object: obj, Err: err}, "")
+	case res.Type == model.ResourceTypeEvent:
+		c.applyEvent(ctx, node, msg)
+		return nil
+	case res.Type == model.ResourceTypeServiceAccountToken && op == model.QueryOperation:
+		return c.serviceAccountToken(ctx, res, msg)
 	case op == model.QueryOperation && (res.Type == model.ResourceTypeConfigmap || res.Type == model.ResourceTypeSecret ||
 		res.Type == model.ResourceTypePersistentVolume || res.Type == model.ResourceTypePersistentVolumeClaim):
 		return c.query(ctx, res, msg)

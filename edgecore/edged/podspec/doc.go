@@ -22,8 +22,9 @@
 // and the /etc/hosts kubelet writes for it.
 //
 // Where edged's model forces a difference from kubelet+containerd (no pod
-// sandbox, so no IPC or PID namespace shared by the pod's containers), the
-// option documents it. The user and supplementary groups are resolved from
+// sandbox: the network and IPC namespaces the pod's containers share are
+// pinned files, and there is no PID namespace to share), the option
+// documents it. The user and supplementary groups are resolved from
 // the container's root filesystem by containerd's own options, as the CRI
 // plugin does, so the container given to client.WithNewSpec must already have
 // its snapshot (client.WithNewSnapshot before client.WithNewSpec).

@@ -28,6 +28,9 @@ const (
 		"video:x:44:app\n"
 )
 
+// testIPC is the test pod's IPC namespace file.
+const testIPC = "/run/edgegate/pods/uid-1/ipc"
+
 // testInput is a pod on the pod network with one container "app" and the
 // given mutations applied.
 func testInput(mutate ...func(*Input)) Input {
@@ -48,6 +51,8 @@ func testInput(mutate ...func(*Input)) Input {
 		},
 		Volumes:     map[string]Mount{},
 		NetNS:       "/run/netns/edgegate-uid-1",
+		IPC:         testIPC,
+		Shm:         "/run/edgegate/pods/uid-1/shm",
 		CgroupsPath: "/edgegate/poduid-1/app",
 	}
 	for _, m := range mutate {

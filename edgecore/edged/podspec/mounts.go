@@ -23,10 +23,10 @@ const (
 )
 
 // mountOpts builds the container's mounts: its volumeMounts, then the files
-// edged provides (/etc/hosts, the termination log, /etc/resolv.conf and,
-// for hostIPC, the host's /dev/shm), and returns the option that puts them
-// over the default spec's mounts. Subpaths are created on the host here, as
-// kubelet does before it creates the container.
+// edged provides (/etc/hosts, the termination log, /etc/resolv.conf and
+// /dev/shm: the pod's, or the host's for hostIPC), and returns the option
+// that puts them over the default spec's mounts. Subpaths are created on
+// the host here, as kubelet does before it creates the container.
 func mountOpts(in Input, privileged bool) (oci.SpecOpts, error) {
 	binds, propagation, err := volumeMounts(in, privileged)
 	if err != nil {
@@ -138,8 +138,13 @@ func fileMounts(in Input, volumes []specs.Mount) []specs.Mount {
 	if in.ResolvConf != "" && !taken(etcResolvConf) {
 		out = append(out, bind(etcResolvConf, in.ResolvConf, "ro"))
 	}
-	if in.Pod.Spec.HostIPC && !taken(devShm) {
+	switch {
+	case taken(devShm):
+	case in.Pod.Spec.HostIPC:
 		out = append(out, bind(devShm, devShm, "rw"))
+	case in.Shm != "":
+		// containerd CRI's sandbox shm, shared by the pod's containers.
+		out = append(out, bind(devShm, in.Shm, "rw"))
 	}
 	return out
 }

@@ -61,9 +61,16 @@ func TestOptsFileMounts(t *testing.T) {
 		name:   "none asked for",
 		absent: []string{"/dev/termination-log", "/etc/hosts", "/etc/resolv.conf"},
 	}, {
+		name: "the pod's /dev/shm, shared by its containers",
+		want: []specs.Mount{bind("/dev/shm", "/run/edgegate/pods/uid-1/shm", "rw")},
+	}, {
 		name:   "hostIPC binds the host's /dev/shm",
 		mutate: func(in *Input) { in.Pod.Spec.HostIPC = true },
 		want:   []specs.Mount{bind("/dev/shm", "/dev/shm", "rw")},
+	}, {
+		name:   "without a pod /dev/shm, the runtime's own",
+		mutate: func(in *Input) { in.Shm = "" },
+		want:   []specs.Mount{{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,10 +153,13 @@ func TestOptsVolumeMounts(t *testing.T) {
 		},
 		absent: []string{"/etc/hosts"},
 	}, {
-		name:   "a volume at /dev replaces everything under it",
+		name:   "a volume at /dev replaces the runtime's mounts under it, the pod's /dev/shm goes over it (CRI)",
 		mounts: []v1.VolumeMount{{Name: "data", MountPath: "/dev"}},
-		want:   []specs.Mount{{Destination: "/dev", Type: "bind", Source: data, Options: []string{"rbind", "rprivate", "rw"}}},
-		absent: []string{"/dev/pts", "/dev/shm", "/dev/mqueue"},
+		want: []specs.Mount{
+			{Destination: "/dev", Type: "bind", Source: data, Options: []string{"rbind", "rprivate", "rw"}},
+			{Destination: "/dev/shm", Type: "bind", Source: "/run/edgegate/pods/uid-1/shm", Options: []string{"rbind", "rprivate", "rw"}},
+		},
+		absent: []string{"/dev/pts", "/dev/mqueue"},
 	}, {
 		name:        "HostToContainer is rslave",
 		mounts:      []v1.VolumeMount{{Name: "data", MountPath: "/data", MountPropagation: mode(v1.MountPropagationHostToContainer)}},

@@ -14,10 +14,13 @@ import (
 //     too (containerd does the same for a host-network sandbox) and keep the
 //     node's hostname;
 //   - uts: a new one per container, named after the pod;
-//   - pid and ipc: a new one per container, or the host's with hostPID and
-//     hostIPC. Kubelet gives the pod's containers one IPC namespace (and one
-//     PID namespace with shareProcessNamespace, refused here), which cannot
-//     be had without a process holding it;
+//   - ipc: the pod's IPC namespace file (joined by path), as the kubelet's
+//     pod sandbox gives all the pod's containers one, or the host's with
+//     hostIPC;
+//   - pid: a new one per container, or the host's with hostPID. Kubelet
+//     gives the pod's containers one PID namespace with
+//     shareProcessNamespace, refused here: a PID namespace ends with its
+//     first process, so it cannot be pinned like the others;
 //   - cgroup: a new one unless privileged, as containerd does on cgroup v2,
 //     so that /sys/fs/cgroup shows the container's own cgroup;
 //   - mount: a new one.
@@ -46,8 +49,13 @@ func namespaceOpts(in Input, privileged bool) ([]oci.SpecOpts, error) {
 	if pod.Spec.HostPID {
 		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
 	}
-	if pod.Spec.HostIPC {
+	switch {
+	case pod.Spec.HostIPC:
 		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))
+	case in.IPC == "":
+		return nil, fmt.Errorf("pod %s/%s: container %q: no IPC namespace for the pod", pod.Namespace, pod.Name, c.Name)
+	default:
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: in.IPC}))
 	}
 	if !privileged {
 		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.CgroupNamespace}))

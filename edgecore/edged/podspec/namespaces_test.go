@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -81,8 +82,11 @@ func TestOptsNamespaces(t *testing.T) {
 					t.Errorf("%s namespace present = %v, want %v", typ, ok, want)
 				}
 				wantPath := ""
-				if typ == specs.NetworkNamespace {
+				switch typ {
+				case specs.NetworkNamespace:
 					wantPath = tc.netPath
+				case specs.IPCNamespace:
+					wantPath = testIPC
 				}
 				if ok && ns.Path != wantPath {
 					t.Errorf("%s namespace path = %q, want %q", typ, ns.Path, wantPath)
@@ -104,11 +108,19 @@ func TestOptsNamespaceErrors(t *testing.T) {
 	wantConfigError(t, testInput(func(in *Input) { in.Pod.Spec.HostUsers = ptr.To(false) }),
 		"spec.hostUsers", "user namespaces")
 
-	// A pod on the pod network without its namespace is the caller's bug.
+	// A pod on the pod network without its namespace, or a pod without
+	// its IPC namespace, is the caller's bug.
 	_, err := Opts(testInput(func(in *Input) { in.NetNS = "" }))
 	var ce *ConfigError
 	if err == nil || errors.As(err, &ce) {
 		t.Errorf("missing NetNS: error %v, want a plain error", err)
+	}
+	_, err = Opts(testInput(func(in *Input) { in.IPC = "" }))
+	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), "no IPC namespace for the pod") {
+		t.Errorf("missing IPC: error %v, want a plain error", err)
+	}
+	if _, err := Opts(testInput(func(in *Input) { in.IPC, in.Pod.Spec.HostIPC = "", true })); err != nil {
+		t.Errorf("hostIPC without the pod's IPC namespace: %v", err)
 	}
 
 	if _, err := Opts(Input{}); err == nil {

@@ -32,6 +32,11 @@ type Input struct {
 	// container; "" for hostNetwork pods, which use the host's (and for
 	// which it is ignored).
 	NetNS string
+	// IPC is the path of the pod's IPC namespace file, joined by the
+	// container, and Shm the host directory mounted at its /dev/shm: the
+	// pod's, shared by its containers as in a kubelet's pod sandbox. Both
+	// are ignored for hostIPC pods, which use the host's.
+	IPC, Shm string
 	// Hostname is the pod's hostname (Hostname(pod) when empty). A
 	// hostNetwork pod keeps the node's hostname; for it this only sets
 	// HOSTNAME, and should be the node's name (os.Hostname when empty).

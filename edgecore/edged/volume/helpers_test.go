@@ -2,6 +2,7 @@ package volume
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -9,17 +10,49 @@ import (
 	"syscall"
 	"testing"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// fakeSources serves configmaps and secrets from maps keyed "namespace/name".
-// err, when set, is returned for every lookup (an unreachable cloud).
+// fakeSources serves configmaps and secrets from maps keyed "namespace/name",
+// and tokens named after what was asked. err, when set, is returned for
+// every lookup (an unreachable cloud); tokenErr for tokens only.
 type fakeSources struct {
 	configMaps map[string]*v1.ConfigMap
 	secrets    map[string]*v1.Secret
 	err        error
+	tokenErr   error
+	// serial, when set, is counted up and put in each token, so that every
+	// request gets another token (a refresh).
+	serial *int
+	// asked records the token requests, when set.
+	asked *[]tokenAsk
+}
+
+type tokenAsk struct {
+	namespace, name string
+	tr              *authenticationv1.TokenRequest
+}
+
+func (f fakeSources) ServiceAccountToken(namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+	if f.asked != nil {
+		*f.asked = append(*f.asked, tokenAsk{namespace, name, tr.DeepCopy()})
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.tokenErr != nil {
+		return nil, f.tokenErr
+	}
+	out := tr.DeepCopy()
+	out.Status.Token = fmt.Sprintf("jwt:%s/%s:%s:%v", namespace, name, tr.Spec.BoundObjectRef.Name, tr.Spec.Audiences)
+	if f.serial != nil {
+		*f.serial++
+		out.Status.Token += fmt.Sprintf(":%d", *f.serial)
+	}
+	return out, nil
 }
 
 func (f fakeSources) ConfigMap(namespace, name string) (*v1.ConfigMap, error) {
@@ -191,3 +224,7 @@ func requireRoot(t *testing.T, why string) {
 }
 
 var errUnreachable = errors.New("cloud unreachable")
+
+// rootCAConfigMap is the configmap of the cluster CA that the
+// kube-api-access volume projects.
+const rootCAConfigMap = "kube-root-ca.crt"

@@ -8,15 +8,21 @@ import (
 	"sort"
 	"strings"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
 )
 
-// Sources resolves the configmaps and secrets volumes refer to. A missing
-// object is an error for which k8s.io/apimachinery/pkg/api/errors.IsNotFound
-// is true; optional volumes tolerate that error and no other.
+// Sources resolves the configmaps and secrets volumes refer to, and issues
+// the service account tokens they project. A missing object is an error
+// for which k8s.io/apimachinery/pkg/api/errors.IsNotFound is true; optional
+// volumes tolerate that error and no other.
 type Sources interface {
 	ConfigMap(namespace, name string) (*v1.ConfigMap, error)
 	Secret(namespace, name string) (*v1.Secret, error)
+	// ServiceAccountToken returns a token for the request, for the
+	// service account name in namespace (kubelet's token manager: a
+	// cached token while it is fresh).
+	ServiceAccountToken(namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
 }
 
 // Fields are the downward API facts that are not in the pod object (or not
@@ -48,6 +54,15 @@ type Mount struct {
 // not (the caller's pod worker serialises them, as kubelet's does).
 type Manager struct {
 	Root string
+	// RunRoot holds what a pod keeps in memory for this boot, under
+	// RunRoot/<pod uid>: its memory-backed emptyDirs (in the same layout
+	// as under Root) and whatever else the caller mounts there (edged's
+	// pod IPC namespace and /dev/shm). It must be absolute; "" refuses
+	// memory-backed volumes. It must be a mount point with shared
+	// propagation made before containerd started (edgegate's init makes
+	// /run/edgegate/pods so), or containerd, in a mount namespace of its
+	// own, does not see what is mounted there.
+	RunRoot string
 }
 
 const (
@@ -56,6 +71,14 @@ const (
 	// kubelet, are on disk (see the package doc).
 	podDirMode = 0o750
 )
+
+// RunDir returns RunRoot/<uid>, "" without a RunRoot.
+func (m Manager) RunDir(podUID string) string {
+	if m.RunRoot == "" {
+		return ""
+	}
+	return filepath.Join(m.RunRoot, podUID)
+}
 
 // PodDir returns Root/<uid>. uid must be a pod UID as the apiserver makes
 // them; Setup and Teardown refuse anything that could name another path.
@@ -89,6 +112,9 @@ func (m Manager) Setup(pod *v1.Pod, src Sources, f Fields) (map[string]Mount, er
 		fsGroup: fsGroup(pod),
 		dir:     filepath.Join(m.PodDir(string(pod.UID)), volumesDir),
 	}
+	if m.RunRoot != "" {
+		s.runDir = m.RunDir(string(pod.UID))
+	}
 	mounts := make(map[string]Mount, len(pod.Spec.Volumes))
 	var errs []error
 	for i := range pod.Spec.Volumes {
@@ -120,25 +146,34 @@ func (m Manager) makePodDirs(uid string) error {
 	return nil
 }
 
-// Pods lists the pod UIDs that have a directory under Root, sorted, so that
-// the caller can remove those of pods no longer wanted. A missing Root means
-// no pods.
+// Pods lists the pod UIDs that have a directory under Root or RunRoot,
+// sorted, so that the caller can remove those of pods no longer wanted. A
+// missing directory means no pods.
 func (m Manager) Pods() ([]string, error) {
 	if err := m.checkRoot(); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(m.Root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list pod directories: %w", err)
+	set := map[string]bool{}
+	for _, root := range []string{m.Root, m.RunRoot} {
+		if root == "" {
+			continue
+		}
+		entries, err := os.ReadDir(root)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list pod directories: %w", err)
+		}
+		for _, e := range entries {
+			if e.IsDir() && validUID(e.Name()) == nil {
+				set[e.Name()] = true
+			}
+		}
 	}
 	var uids []string
-	for _, e := range entries {
-		if e.IsDir() && validUID(e.Name()) == nil {
-			uids = append(uids, e.Name())
-		}
+	for uid := range set {
+		uids = append(uids, uid)
 	}
 	sort.Strings(uids)
 	return uids, nil
@@ -156,6 +191,9 @@ func (m Manager) check(uid string) error {
 func (m Manager) checkRoot() error {
 	if !filepath.IsAbs(m.Root) {
 		return fmt.Errorf("volume root %q is not an absolute path", m.Root)
+	}
+	if m.RunRoot != "" && !filepath.IsAbs(m.RunRoot) {
+		return fmt.Errorf("in-memory volume root %q is not an absolute path", m.RunRoot)
 	}
 	return nil
 }

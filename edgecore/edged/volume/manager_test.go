@@ -20,7 +20,7 @@ func TestEmptyDir(t *testing.T) {
 		source v1.VolumeSource
 	}{
 		{"disk", v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}},
-		{"memory is a directory on disk too", v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{Medium: v1.StorageMediumMemory, SizeLimit: ptr(resource.MustParse("1Mi"))}}},
+		{"disk with a sizeLimit (enforced by eviction, not here)", v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("1Mi"))}}},
 		{"no source is an emptyDir, as API defaulting makes it", v1.VolumeSource{}},
 	}
 	for _, tc := range tests {
@@ -133,6 +133,7 @@ func fullPod(t *testing.T) (*v1.Pod, Sources) {
 		}}}},
 		kubeAPIAccess("kube-api-access-abcde"),
 	)
+	pod.Spec.ServiceAccountName = "default"
 	pod.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{
 		{Name: "cfg", MountPath: "/etc/app"},
 		{Name: "scratch", MountPath: "/etc/app/cache"},

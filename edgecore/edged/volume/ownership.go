@@ -67,6 +67,28 @@ func chownGroup(path string, gid *int64) error {
 	return nil
 }
 
+// chownUser gives path (not following a symlink) the owner uid, if set.
+// It runs before the final chmod: a chown clears setuid and setgid bits.
+func chownUser(path string, uid *int64) error {
+	if uid == nil {
+		return nil
+	}
+	if err := os.Lchown(path, int(*uid), -1); err != nil {
+		return fmt.Errorf("set owner of %s to %d: %w", path, *uid, err)
+	}
+	return nil
+}
+
+// hasOwner tells whether info's owner is uid, or without one the writer.
+func hasOwner(info os.FileInfo, uid *int64) bool {
+	want := int64(os.Geteuid())
+	if uid != nil {
+		want = *uid
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && int64(st.Uid) == want
+}
+
 // hasGroup tells whether info's group is gid (always true without fsGroup).
 func hasGroup(info os.FileInfo, gid *int64) bool {
 	if gid == nil {

@@ -12,6 +12,7 @@ import (
 type file struct {
 	data []byte
 	mode os.FileMode // as the pod asks; fsGroup adds group bits when written
+	uid  *int64      // the owner, nil: the writer's (root)
 }
 
 // payload is a content volume's files by cleaned relative path.

@@ -45,7 +45,7 @@ func TestProjectedVolume(t *testing.T) {
 	name := v1.VolumeProjection{DownwardAPI: &v1.DownwardAPIProjection{Items: []v1.DownwardAPIVolumeFile{
 		{Path: "podname", FieldRef: &v1.ObjectFieldSelector{FieldPath: "metadata.name"}},
 	}}}
-	token := v1.VolumeProjection{ServiceAccountToken: &v1.ServiceAccountTokenProjection{Path: "token"}}
+	token := v1.VolumeProjection{ServiceAccountToken: &v1.ServiceAccountTokenProjection{Audience: "vault", Path: "vault-token"}}
 	tests := []struct {
 		name      string
 		vol       v1.Volume
@@ -64,22 +64,15 @@ func TestProjectedVolume(t *testing.T) {
 		want:  map[string]string{"shared": "from configmap", "c": "C", "podname": "web"},
 		modes: map[string]os.FileMode{"c": 0o440, "podname": 0o440},
 	}, {
-		name:  "kube-api-access gets ca.crt and namespace, no token",
+		name:  "kube-api-access: token, ca.crt and namespace",
 		vol:   kubeAPIAccess("kube-api-access-x7k2p"),
-		want:  map[string]string{"ca.crt": "PEM", "namespace": testNS},
-		modes: map[string]os.FileMode{"ca.crt": 0o644},
+		want:  map[string]string{"token": "jwt:ns/runner:web:[]", "ca.crt": "PEM", "namespace": testNS},
+		modes: map[string]os.FileMode{"token": 0o644, "ca.crt": 0o644},
 	}, {
-		name:    "a token elsewhere is not supported",
-		vol:     projected(nil, cfg, token),
-		wantErr: []string{"volume all:", "projected source serviceAccountToken is not supported on this node"},
-	}, {
-		name: "kube-api-access lookalike with more sources is not exempt",
-		vol: func() v1.Volume {
-			v := kubeAPIAccess("kube-api-access-abcde")
-			v.Projected.Sources = append(v.Projected.Sources, cfg)
-			return v
-		}(),
-		wantErr: []string{"volume kube-api-access-abcde:", "serviceAccountToken is not supported"},
+		name:  "a token beside other sources, for an audience",
+		vol:   projected(nil, cfg, token),
+		want:  map[string]string{"shared": "from configmap", "c": "C", "vault-token": "jwt:ns/runner:web:[vault]"},
+		modes: map[string]os.FileMode{"vault-token": 0o644},
 	}, {
 		name:    "clusterTrustBundle is not supported",
 		vol:     projected(nil, v1.VolumeProjection{ClusterTrustBundle: &v1.ClusterTrustBundleProjection{Path: "b"}}),
@@ -105,7 +98,10 @@ func TestProjectedVolume(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mount, err := setupOne(t, newManager(t), src, tc.vol)
+			pod := newPod(tc.vol)
+			pod.Spec.ServiceAccountName = "runner"
+			mounts, err := newManager(t).Setup(pod, src, Fields{})
+			mount := mounts[tc.vol.Name]
 			if tc.wantErr != nil {
 				requireErrContains(t, err, tc.wantErr...)
 				if got := apierrors.IsNotFound(err); got != tc.wantNotFd {
@@ -128,29 +124,5 @@ func TestProjectedVolume(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestIsKubeAPIAccess(t *testing.T) {
-	std := kubeAPIAccess("kube-api-access-x7k2p")
-	reordered := kubeAPIAccess("kube-api-access-x7k2p")
-	s := reordered.Projected.Sources
-	s[0], s[2] = s[2], s[0]
-	otherCA := kubeAPIAccess("kube-api-access-x7k2p")
-	otherCA.Projected.Sources[1].ConfigMap.Name = "my-ca"
-	tests := []struct {
-		name string
-		vol  v1.Volume
-		want bool
-	}{
-		{"standard", std, true},
-		{"sources in another order", reordered, true},
-		{"other name", kubeAPIAccess("api"), false},
-		{"other configmap", otherCA, false},
-	}
-	for _, tc := range tests {
-		if got := isKubeAPIAccess(tc.vol.Name, tc.vol.Projected); got != tc.want {
-			t.Errorf("%s: isKubeAPIAccess = %v, want %v", tc.name, got, tc.want)
-		}
 	}
 }

@@ -26,6 +26,7 @@ type setup struct {
 	fields  Fields
 	fsGroup *int64
 	dir     string // Root/<uid>/volumes
+	runDir  string // RunRoot/<uid>; "" without a RunRoot
 }
 
 // volume prepares one volume. Errors do not name the volume; Setup does.
@@ -33,7 +34,7 @@ func (s setup) volume(vol *v1.Volume) (Mount, error) {
 	vs := &vol.VolumeSource
 	switch {
 	case vs.EmptyDir != nil:
-		return s.emptyDir(vol.Name)
+		return s.emptyDir(vol.Name, vs.EmptyDir)
 	case vs.HostPath != nil:
 		return hostPath(vs.HostPath)
 	case vs.ConfigMap != nil:
@@ -43,13 +44,13 @@ func (s setup) volume(vol *v1.Volume) (Mount, error) {
 	case vs.DownwardAPI != nil:
 		return s.content(downwardAPIPlugin, vol.Name, func() (payload, error) { return s.downwardAPIVolume(vs.DownwardAPI) })
 	case vs.Projected != nil:
-		return s.content(projectedPlugin, vol.Name, func() (payload, error) { return s.projectedVolume(vol.Name, vs.Projected) })
+		return s.content(projectedPlugin, vol.Name, func() (payload, error) { return s.projectedVolume(vs.Projected) })
 	}
 	name := setField(reflect.ValueOf(*vs))
 	if name == "" {
 		// API defaulting turns a volume without a source into an emptyDir;
 		// a pod that skipped defaulting (a static pod, a test) gets the same.
-		return s.emptyDir(vol.Name)
+		return s.emptyDir(vol.Name, nil)
 	}
 	return Mount{}, fmt.Errorf("type %s is not supported on this node", name)
 }

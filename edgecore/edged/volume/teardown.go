@@ -6,22 +6,37 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 )
 
-// Teardown removes everything under Root/<uid>: volumes, emptyDir data and
+// Teardown removes everything of the pod: first RunRoot/<uid>, unmounting
+// what is mounted there (memory-backed volumes, and whatever else the
+// caller mounted for the pod), then Root/<uid>: volumes, emptyDir data and
 // whatever else the caller kept there. The pod's containers must be gone. A
-// pod without a directory is not an error, so Teardown can be repeated.
+// pod without directories is not an error, so Teardown can be repeated.
 //
-// It refuses a UID that is not a single path element, and a directory with a
-// mount of another filesystem anywhere in it: nothing here mounts, so a mount
-// is someone else's (an admin's, or a future tmpfs) and deleting through it
+// It refuses a UID that is not a single path element, and a Root/<uid>
+// with a mount of another filesystem anywhere in it: nothing is mounted
+// there, so a mount is someone else's (an admin's) and deleting through it
 // would destroy data that is not the pod's. (A bind mount from the same
-// filesystem cannot be told apart by device and is not detected.) Symlinks (hostPath targets, the ..data
-// links) are removed, never followed.
+// filesystem cannot be told apart by device and is not detected.) Symlinks
+// (hostPath targets, the ..data links) are removed, never followed.
 func (m Manager) Teardown(podUID string) error {
 	if err := m.check(podUID); err != nil {
 		return fmt.Errorf("tear down pod %q: %w", podUID, err)
+	}
+	if m.RunRoot != "" {
+		if err := unmountAll(m.RunDir(podUID)); err != nil {
+			return fmt.Errorf("tear down pod %s: %w", podUID, err)
+		}
+		if err := os.RemoveAll(m.RunDir(podUID)); err != nil {
+			return fmt.Errorf("tear down pod %s: %w", podUID, err)
+		}
 	}
 	dir := m.PodDir(podUID)
 	root, err := os.Lstat(dir)
@@ -39,6 +54,25 @@ func (m Manager) Teardown(podUID string) error {
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("tear down pod %s: %w", podUID, err)
+	}
+	return nil
+}
+
+// unmountAll detaches every mount at or below dir, deepest first. A
+// detached mount goes once nothing uses it (a container that outlived
+// the pod keeps its copy); the directory can be removed at once.
+func unmountAll(dir string) error {
+	mounts, err := mountinfo.GetMounts(func(info *mountinfo.Info) (skip, stop bool) {
+		return info.Mountpoint != dir && !strings.HasPrefix(info.Mountpoint, dir+"/"), false
+	})
+	if err != nil {
+		return fmt.Errorf("list mounts under %s: %w", dir, err)
+	}
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i].Mountpoint) > len(mounts[j].Mountpoint) })
+	for _, mnt := range mounts {
+		if err := unix.Unmount(mnt.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("unmount %s: %w", mnt.Mountpoint, err)
+		}
 	}
 	return nil
 }

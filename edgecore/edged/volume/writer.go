@@ -112,7 +112,7 @@ var errDiffers = errors.New("content differs")
 
 func sameFile(full string, want file, gid *int64) bool {
 	info, err := os.Lstat(full)
-	if err != nil || modeOf(info) != fileMode(want.mode, gid, true) || !hasGroup(info, gid) {
+	if err != nil || modeOf(info) != fileMode(want.mode, gid, true) || !hasGroup(info, gid) || !hasOwner(info, want.uid) {
 		return false
 	}
 	data, err := os.ReadFile(full)
@@ -175,6 +175,9 @@ func writeFile(tsDir, rel string, f file, gid *int64) error {
 		return fmt.Errorf("item %s: %w", rel, err)
 	}
 	if err := chownGroup(full, gid); err != nil {
+		return fmt.Errorf("item %s: %w", rel, err)
+	}
+	if err := chownUser(full, f.uid); err != nil {
 		return fmt.Errorf("item %s: %w", rel, err)
 	}
 	// Explicitly, because WriteFile's mode is subject to the umask.

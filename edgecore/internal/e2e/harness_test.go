@@ -149,6 +149,11 @@ type nodeOptions struct {
 	// containerd, and edged keeps a node without a runtime not Ready (the
 	// QEMU tests run pods); on for the tests of what reaches edged.
 	edged bool
+	// rootDirectory is modules.edged.rootDirectory, where edged keeps
+	// pods' volumes (<rootDirectory>/pods); "": the default, or with edged
+	// enabled a directory of the test's, so that no test writes to the
+	// host's.
+	rootDirectory string
 }
 
 func newNodeOpts(t testing.TB, cloud *testcloud.Cloud, token string, o nodeOptions) *node {
@@ -163,6 +168,9 @@ func newNodeOpts(t testing.TB, cloud *testcloud.Cloud, token string, o nodeOptio
 		o.heartbeat = 1
 	}
 	dir := t.TempDir()
+	if o.edged && o.rootDirectory == "" {
+		o.rootDirectory = filepath.Join(dir, "kubelet")
+	}
 	n := &node{name: o.name, dir: dir, config: filepath.Join(dir, "edgecore.yaml"), db: filepath.Join(dir, "edgecore.db")}
 	doc := fmt.Sprintf(`apiVersion: edgecore.config.kubeedge.io/v1alpha2
 kind: EdgeCore
@@ -171,7 +179,7 @@ database:
 modules:
   edged:
     enable: %[10]v
-    hostnameOverride: %[2]s
+    hostnameOverride: %[2]s%[11]s
     tailoredKubeletConfig:
       nodeStatusUpdateFrequency: 1s
 %[8]s
@@ -190,7 +198,7 @@ modules:
       server: %[5]s
   metaManager:
     enable: true
-`, dir, n.name, cloud.HTTPServer(), token, cloud.WSServer(), o.qps, 2*o.qps, o.kubelet, o.heartbeat, o.edged)
+`, dir, n.name, cloud.HTTPServer(), token, cloud.WSServer(), o.qps, 2*o.qps, o.kubelet, o.heartbeat, o.edged, rootDirectoryLine(o.rootDirectory))
 	if err := os.WriteFile(n.config, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +279,31 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 // start execs edgecore with n's config.
 func (n *node) start(t testing.TB) *proc {
 	t.Helper()
-	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "--config", n.config, "--bootstrap-file", n.bootstrapFile(), "--inspect-socket", n.socket())
+	return n.run(t, exec.Command(binary, n.args()...))
+}
+
+// startIsolated is start, with edgecore in a mount namespace of its own
+// whose /var/lib, /var/log and /run are empty tmpfs: edged's pod
+// directories (/var/lib/edgegate/pods), logs (/var/log/pods) and network
+// state stay off the host and go with the process. It needs root.
+func (n *node) startIsolated(t testing.TB) *proc {
+	t.Helper()
+	const mounts = `mount -t tmpfs tmpfs /var/lib && mount -t tmpfs tmpfs /var/log && mount -t tmpfs tmpfs /run && exec "$0" "$@"`
+	cmd := exec.Command("/bin/sh", append([]string{"-c", mounts, binary}, n.args()...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // and / made private
+	return n.run(t, cmd)
+}
+
+// args are edgecore's arguments for n.
+func (n *node) args() []string {
+	return []string{"--config", n.config, "--bootstrap-file", n.bootstrapFile(), "--inspect-socket", n.socket()}
+}
+
+// run starts cmd, an edgecore of n, and stops it when t ends, failing t
+// if the race detector spoke and showing the output if t failed.
+func (n *node) run(t testing.TB, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{cmd: cmd, done: make(chan struct{})}
 	p.cmd.Stdout = lockedWriter{p}
 	p.cmd.Stderr = lockedWriter{p}
 	if err := p.cmd.Start(); err != nil {
@@ -285,7 +316,7 @@ func (n *node) start(t testing.TB) *proc {
 			t.Errorf("the race detector found a data race in edgecore")
 		}
 		if t.Failed() {
-			t.Logf("edgecore output:\n%s", p.output())
+			t.Logf("edgecore %s output:\n%s", n.name, p.output())
 		}
 	})
 	return p
@@ -385,4 +416,13 @@ func (n *node) podRows(t testing.TB) map[string]string {
 		out[r.Key] = r.Value
 	}
 	return out
+}
+
+// rootDirectoryLine is the config line of modules.edged.rootDirectory,
+// "" for the default.
+func rootDirectoryLine(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	return "\n    rootDirectory: " + dir
 }

@@ -17,6 +17,9 @@ const usage = `usage: podapp [--term-delay D] COMMAND [ARGS]
   exit N [--after D]
   alloc MIB
   log N
+  record-ns FILE...
+  fill FILE MIB
+  udp-echo PORT
 `
 
 // command is one subcommand: how many arguments it takes, and the flags it
@@ -55,6 +58,12 @@ func lookup(name string) (command, bool) {
 		return command{1, 1, noFlags(alloc)}, true
 	case "log":
 		return command{1, 1, noFlags(logLines)}, true
+	case "record-ns":
+		return command{1, -1, noFlags(recordNamespaces)}, true
+	case "fill":
+		return command{2, 2, noFlags(fill)}, true
+	case "udp-echo":
+		return command{1, 1, noFlags(udpEcho)}, true
 	}
 	return command{}, false
 }

@@ -1,12 +1,14 @@
 // podapp is the container payload of the pod tests: one small static binary
 // that plays every role a test pod needs (web server with a readiness
-// delay, init-container file writer, crasher, memory hog, log spammer), so
+// delay, init-container file writer, crasher, memory hog, log spammer,
+// namespace recorder, disk filler, UDP echo), so
 // a single multi-arch image serves all of them.
 //
 //	podapp [flags] COMMAND [ARGS]
 //	  serve --port N [--ready-after D] [--text S]
 //	  print-env | cat FILE... | write FILE TEXT | sleep D
 //	  exit N [--after D] | alloc MIB | log N
+//	  record-ns FILE... | fill FILE MIB | udp-echo PORT
 //
 // With no arguments the command line is taken from $APP_MODE (split on
 // blanks), so a pod can pick the role through its environment alone.

@@ -35,6 +35,7 @@ func setupServe(fs *flag.FlagSet) func([]string) error {
 //	/env        the environment, sorted, one variable a line
 //	/file?path  the file's contents
 //	/ls?path    the names in the directory, sorted, one a line
+//	/ns         the namespaces it runs in, "<name> <link>" a line (sharing.go)
 //	/procs?name processes named so, with their resident memory (procs.go)
 //	/kill?name  POST: SIGKILL to processes named so (procs.go)
 //	/           text
@@ -55,6 +56,7 @@ func serve(port int, readyAfter time.Duration, text string) error {
 	})
 	mux.HandleFunc("GET /file", serveFile)
 	mux.HandleFunc("GET /ls", serveList)
+	mux.HandleFunc("GET /ns", serveNamespaces)
 	mux.HandleFunc("GET /procs", serveProcs)
 	mux.HandleFunc("POST /kill", serveKill)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {

@@ -15,11 +15,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Host packages: QEMU, the tools the tests use to check our images with
 # independent implementations (sfdisk, fsck.vfat, mtools, cpio, mkimage,
-# e2fsck/debugfs), and the cross compilers and libseccomp runc is built with.
+# e2fsck/debugfs), and the cross compilers and libseccomp runc is built with
+# (also the host's own, for the runc of edged's host tests).
+HOST_DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 APT_PACKAGES := qemu-system-arm dosfstools fdisk mtools cpio u-boot-tools e2fsprogs \
 	iproute2 gcc dpkg-dev ca-certificates pkg-config docker-registry \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
-	libseccomp-dev:arm64 libseccomp-dev:armhf
+	libseccomp-dev:arm64 libseccomp-dev:armhf libseccomp-dev:$(HOST_DEB_ARCH)
 FOREIGN_ARCHES := arm64 armhf
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -75,7 +77,7 @@ test-unit:
 test-system:
 	$(GO) test -count=1 -timeout 30m ./edgecore/kubeapi/
 	$(GO) test -count=1 -timeout 5m -run '^TestNoLostReplies$$' ./edgecore/bus/
-	$(GO) test -count=1 -timeout 30m ./edgecore/testcloud/ ./edgecore/edged/... ./image/ ./image/ctrdbuild/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
+	$(GO) test -count=1 -timeout 30m ./edgecore/testcloud/ ./edgecore/edged/... ./edgecore/containerd/... ./edgecore/internal/hostctrd/ ./cmd/edgecore/ ./image/ ./image/ctrdbuild/ ./qemu/... ./cmd/edgegate/ ./edgecore/internal/e2e/...
 
 lint:
 	$(GO) vet ./...
@@ -83,15 +85,17 @@ lint:
 
 bench: deps
 	@mkdir -p $(OUT)/bench
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m $$($(GO) list ./edgecore/... ./init/... | grep -v /internal/e2e) | tee $(OUT)/bench/unit.txt
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 20m $$($(GO) list ./edgecore/... ./init/... | grep -v -e /internal/e2e -e /internal/hostrt) | tee $(OUT)/bench/unit.txt
 	$(GO) test -run '^$$' -bench 'CloudToAck|ExecToConnected' -benchtime 200x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e.txt
 	$(GO) test -run '^$$' -bench 'ExecToNode' -benchtime 20x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-node.txt
 	$(GO) test -run '^$$' -bench 'IdleFootprint|IdleNodeTraffic' -benchtime 1x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-idle.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkBoot|BenchmarkImage|BenchmarkContainerd' -benchtime 5x -timeout 40m ./qemu/ | tee $(OUT)/bench/qemu.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkInit' -benchtime 1x -timeout 20m ./qemu/ | tee $(OUT)/bench/qemu-init.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkPodStart|BenchmarkMaxPods' -benchtime 1x -timeout 60m ./qemu/ | tee $(OUT)/bench/qemu-pods.txt
-	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt $(OUT)/bench/qemu-pods.txt \
-		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-node.txt $(OUT)/bench/e2e-idle.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkPodStartHost' -benchtime 1x -timeout 40m ./edgecore/edged/internal/hostrt/ | tee $(OUT)/bench/host-pods.txt
+	$(GO) test -run '^$$' -bench 'BinarySize' -benchtime 1x ./cmd/edgecore | tee $(OUT)/bench/size.txt
+	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt $(OUT)/bench/qemu-pods.txt $(OUT)/bench/host-pods.txt \
+		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-node.txt $(OUT)/bench/e2e-idle.txt $(OUT)/bench/size.txt
 	@echo "wrote BENCHMARKS.md"
 
 clean:

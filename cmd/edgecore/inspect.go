@@ -23,6 +23,9 @@ import (
 //	            that do not (init's health check of edgecore)
 //	GET /edged  what edged holds: the desired pods metamanager forwarded and
 //	            message counters (desired state only; no containers run)
+//	GET /cloud  200 while the link to the cloud is up, 503 while it is not,
+//	            404 when edgehub is disabled (init's boot timeline waits
+//	            for the first connection)
 //	GET /bus    messages the bus dropped (unknown destination; from the
 //	            cloud link, a queue full for the whole shed wait),
 //	            responses that matched no waiting caller, and each
@@ -32,7 +35,7 @@ type inspectServer struct {
 	ln  net.Listener
 }
 
-func startInspect(path string, b *bus.Bus, ed *edged.Module, health http.Handler) (*inspectServer, error) {
+func startInspect(path string, b *bus.Bus, ed *edged.Module, health, cloud http.Handler) (*inspectServer, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("inspect socket: remove stale %s: %w", path, err)
 	}
@@ -46,6 +49,7 @@ func startInspect(path string, b *bus.Bus, ed *edged.Module, health http.Handler
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /cloud", cloud)
 	if ed.Enable() {
 		mux.Handle("GET /edged", ed)
 	} else {
@@ -65,6 +69,21 @@ func startInspect(path string, b *bus.Bus, ed *edged.Module, health http.Handler
 	}()
 	klog.Infof("inspect socket listening on %s", path)
 	return s, nil
+}
+
+// cloudHandler answers GET /cloud from whether edgehub is enabled and
+// connected.
+func cloudHandler(enabled bool, connected func() bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case !enabled:
+			http.Error(w, "edgehub is disabled (modules.edgeHub.enable: false): no cloud link", http.StatusNotFound)
+		case connected():
+			fmt.Fprintln(w, "connected")
+		default:
+			http.Error(w, "not connected to the cloud", http.StatusServiceUnavailable)
+		}
+	})
 }
 
 // busStatus is the answer to GET /bus.

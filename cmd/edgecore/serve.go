@@ -37,13 +37,13 @@ func serve(o options) error {
 		return err
 	}
 	c := core.New()
-	ed, err := registerModules(c, cfg, db, hubOptions(o))
+	ed, hub, err := registerModules(c, cfg, db, hubOptions(o))
 	if err != nil {
 		_ = db.Close()
 		return err
 	}
 	if o.inspectSocket != "" {
-		s, err := startInspect(o.inspectSocket, c.Bus(), ed, c.HealthHandler())
+		s, err := startInspect(o.inspectSocket, c.Bus(), ed, c.HealthHandler(), cloudHandler(hub.Enable(), hub.Connected))
 		if err != nil {
 			_ = db.Close()
 			return err
@@ -135,27 +135,27 @@ func runCore(c *core.Core, db *dbm.DB) error {
 
 // registerModules registers the seven modules in KubeEdge's order. Modules
 // this release does not ship are registered as disabled and say so; edged
-// records desired pods only and is returned for inspection.
-func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, hubOpts []edgehub.Option) (*edged.Module, error) {
+// records desired pods only and is returned for inspection, with edgehub.
+func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, hubOpts []edgehub.Option) (*edged.Module, *edgehub.EdgeHub, error) {
 	m := cfg.Modules
 	c.Register(unimplemented(model.TwinModuleName, model.TwinGroup, m.DeviceTwin != nil && m.DeviceTwin.Enable))
 	store, err := metamanager.NewStore(db)
 	if err != nil {
-		return nil, fmt.Errorf("metamanager store: %w", err)
+		return nil, nil, fmt.Errorf("metamanager store: %w", err)
 	}
 	ed := edged.New(edgedConfig(cfg, metamanager.NewClient(store, c.Bus(), model.EdgedModuleName, 10*time.Second)), c.Bus())
 	c.Register(ed)
 
 	hubCfg, err := edgehub.FromConfig(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The cloud link sends through the shedding view: a module that stops
 	// reading makes it wait a bounded time, then drop (the cloud resends),
 	// never stall the link or grow memory.
 	hub, err := edgehub.New(hubCfg, c.Bus().Shedding(0), db, hubOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("edgehub: %w", err)
+		return nil, nil, fmt.Errorf("edgehub: %w", err)
 	}
 	c.Register(hub)
 
@@ -164,9 +164,10 @@ func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, hubOp
 
 	mm, err := metamanager.New(metaManagerConfig(m.MetaManager), c.Bus(), db)
 	if err != nil {
-		return nil, fmt.Errorf("metamanager: %w", err)
+		return nil, nil, fmt.Errorf("metamanager: %w", err)
 	}
 	c.Register(mm)
+	ed.SetCloudConnected(mm.Connected)
 	ns := nodeStatusConfig(cfg)
 	if ed.Enable() {
 		ns.Readiness = ed.Readiness
@@ -175,9 +176,9 @@ func registerModules(c *core.Core, cfg *config.EdgeCoreConfig, db *dbm.DB, hubOp
 
 	c.Register(unimplemented(model.ServiceBusModuleName, model.BusGroup, m.ServiceBus != nil && m.ServiceBus.Enable))
 	if len(c.Enabled()) == 0 {
-		return nil, errors.New("no module is enabled; enable modules.metaManager or modules.edgeHub")
+		return nil, nil, errors.New("no module is enabled; enable modules.metaManager or modules.edgeHub")
 	}
-	return ed, nil
+	return ed, hub, nil
 }
 
 func unimplemented(name, group string, requested bool) core.Unimplemented {

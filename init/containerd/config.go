@@ -42,8 +42,12 @@ func ConfigTOML(s Settings) []byte {
 	b.WriteString("]\n\n")
 	// Info level prints about a hundred lines per start; on a serial
 	// console that crowds out everything else.
-	b.WriteString("[debug]\n  level = \"warn\"\n\n[grpc]\n")
-	fmt.Fprintf(&b, "  address = %s\n", strconv.Quote(s.Socket))
+	b.WriteString("[debug]\n  level = \"warn\"\n\n")
+	// Version 4 configures each server in its plugin's section; the
+	// top-level [grpc] and [debug] addresses are only migrated from older
+	// versions.
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.server.v1.grpc\"]\n  address = %s\n\n", strconv.Quote(s.Socket))
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.server.v1.debug\"]\n  address = %s\n", strconv.Quote(s.DebugSocket))
 	return []byte(b.String())
 }
 

@@ -1,37 +1,53 @@
 package containerd
 
 import (
+	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	srvconfig "github.com/containerd/containerd/v2/cmd/containerd/server/config"
+	"github.com/containerd/containerd/v2/version"
 	"github.com/containernetworking/cni/libcni"
 	"github.com/google/nftables"
-	"github.com/pelletier/go-toml/v2"
 
 	"github.com/edgegate/edgegate/init/internal/netnstest"
 )
 
+// TestConfigTOML loads the configuration with containerd's own loader, as
+// the daemon does: the servers' addresses must reach their plugins (in a
+// version 4 file the top-level [grpc] and [debug] sections are ignored).
 func TestConfigTOML(t *testing.T) {
 	s := Default()
 	s.Root = `/var/lib/a "quoted" dir`
-	var got struct {
-		Version  int      `toml:"version"`
-		Root     string   `toml:"root"`
-		State    string   `toml:"state"`
-		Disabled []string `toml:"disabled_plugins"`
-		GRPC     struct {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, ConfigTOML(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg := &srvconfig.Config{Version: version.ConfigVersion}
+	if err := srvconfig.LoadConfig(ctx, path, cfg); err != nil {
+		t.Fatalf("containerd refuses the config: %v\n%s", err, ConfigTOML(s))
+	}
+	if cfg.Version != 4 || cfg.Root != s.Root || cfg.State != s.State {
+		t.Errorf("config version %d, root %q, state %q; want 4, %q, %q", cfg.Version, cfg.Root, cfg.State, s.Root, s.State)
+	}
+	if !contains(cfg.DisabledPlugins, "io.containerd.grpc.v1.cri") {
+		t.Errorf("CRI not disabled: %v", cfg.DisabledPlugins)
+	}
+	for id, want := range map[string]string{"io.containerd.server.v1.grpc": s.Socket, "io.containerd.server.v1.debug": s.DebugSocket} {
+		var server struct {
 			Address string `toml:"address"`
-		} `toml:"grpc"`
+		}
+		if _, err := cfg.Decode(ctx, id, &server); err != nil || server.Address != want {
+			t.Errorf("plugin %s: address %q (%v), want %q", id, server.Address, err, want)
+		}
 	}
-	if err := toml.Unmarshal(ConfigTOML(s), &got); err != nil {
-		t.Fatalf("config does not parse: %v\n%s", err, ConfigTOML(s))
-	}
-	if got.Version != 4 || got.Root != s.Root || got.State != s.State || got.GRPC.Address != s.Socket {
-		t.Errorf("config = %+v, want version 4, root %q, state %q, socket %q", got, s.Root, s.State, s.Socket)
-	}
-	if !contains(got.Disabled, "io.containerd.grpc.v1.cri") {
-		t.Errorf("CRI not disabled: %v", got.Disabled)
+	// init's health check asks the debug server: it must look where the
+	// daemon serves it.
+	if h := Service().Health; h.Address != s.DebugSocket {
+		t.Errorf("health check asks %q, the debug server is at %q", h.Address, s.DebugSocket)
 	}
 }
 

@@ -41,7 +41,7 @@ func Prepare(s Settings) error {
 	if os.Geteuid() != 0 {
 		return errNotRoot
 	}
-	for _, d := range []string{s.Root, s.State, s.CNIConfDir, s.NetNSDir} {
+	for _, d := range []string{s.Root, s.State, s.CNIConfDir, s.NetNSDir, s.PodsRunDir} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return fmt.Errorf("mkdir %s: %w", d, err)
 		}
@@ -64,8 +64,10 @@ func Prepare(s Settings) error {
 	if err := mountCgroup2(); err != nil {
 		return err
 	}
-	if err := sharedMountPoint(s.NetNSDir); err != nil {
-		return err
+	for _, d := range []string{s.NetNSDir, s.PodsRunDir} {
+		if err := sharedMountPoint(d); err != nil {
+			return err
+		}
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644); err != nil {
 		return fmt.Errorf("enable forwarding: %w", err)

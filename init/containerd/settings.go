@@ -16,6 +16,9 @@ type Settings struct {
 	State string
 	// Socket is the gRPC socket clients use.
 	Socket string
+	// DebugSocket is the daemon's debug HTTP server (root only), where
+	// init checks that the daemon serves without starting a client.
+	DebugSocket string
 	// Binary is the executable that serves the containerd role.
 	Binary string
 	// CNIBinDir holds the CNI plugins; CNIConfDir gets the network list.
@@ -31,21 +34,28 @@ type Settings struct {
 	// edgecore after containerd started: a shared mount, so that they
 	// propagate into the daemon's jail where runc joins them.
 	NetNSDir string
+	// PodsRunDir holds what pods keep in memory (edgecore's
+	// memory-backed emptyDirs, pod IPC namespaces and /dev/shm), mounted
+	// there by edgecore after containerd started: a shared mount too, so
+	// that containers bind-mount the tmpfs, not the directory under it.
+	PodsRunDir string
 }
 
 // Default is the layout edgegate images use.
 func Default() Settings {
 	return Settings{
-		Root:       "/var/lib/containerd",
-		State:      "/run/containerd",
-		Socket:     "/run/containerd/containerd.sock",
-		Binary:     "/usr/bin/containerd",
-		CNIBinDir:  "/usr/libexec/cni",
-		CNIConfDir: "/run/edgegate/cni",
-		Bridge:     "edge0",
-		Subnet:     "10.88.0.0/16",
-		Jail:       "/run/edgegate/containerd-root",
-		NetNSDir:   "/run/netns",
+		Root:        "/var/lib/containerd",
+		State:       "/run/containerd",
+		Socket:      "/run/containerd/containerd.sock",
+		DebugSocket: "/run/containerd/debug.sock",
+		Binary:      "/usr/bin/containerd",
+		CNIBinDir:   "/usr/libexec/cni",
+		CNIConfDir:  "/run/edgegate/cni",
+		Bridge:      "edge0",
+		Subnet:      "10.88.0.0/16",
+		Jail:        "/run/edgegate/containerd-root",
+		NetNSDir:    "/run/netns",
+		PodsRunDir:  "/run/edgegate/pods",
 	}
 }
 

@@ -38,7 +38,8 @@ func TestNATAndForwardFilter(t *testing.T) {
 	netnstest.In(t, gw, func() { netnstest.Must(t, os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)) })
 
 	netnstest.Listen(t, ctr, "10.88.0.2:8080")
-	if !netnstest.Dials(t, lan, "10.88.0.2:8080") {
+	// A bridge port just brought up may take a moment to pass packets.
+	if !netnstest.Eventually(func() bool { return netnstest.Dials(t, lan, "10.88.0.2:8080") }) {
 		t.Fatal("without the rules the neighbour should reach the container (the test would prove nothing)")
 	}
 	netnstest.In(t, gw, func() { netnstest.Must(t, Masquerade("10.88.0.0/16", "edge0")) })

@@ -51,7 +51,13 @@ func TestSetup(t *testing.T) {
 		t.Fatalf("%s is not a namespace pin (%#x, %v)", p.Namespace, fs.Type, err)
 	}
 	ns := inode(t, p.Namespace)
-	if ns == inode(t, "/proc/self/ns/ipc") {
+	// This thread's namespace, not /proc/self's: /proc/self is the main
+	// thread, and the thread that made the pod's namespace may have been
+	// it (Go then retires that thread, still in the pod's namespace).
+	runtime.LockOSThread()
+	own := inode(t, "/proc/thread-self/ns/ipc")
+	runtime.UnlockOSThread()
+	if ns == own {
 		t.Error("the pod's IPC namespace is edgecore's")
 	}
 	if err := unix.Statfs(p.Shm, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC || fs.Blocks*uint64(fs.Bsize) != 64<<20 {

@@ -451,12 +451,16 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, []byt
 	started = true
 	select {
 	case st := <-wait:
-		pio.Wait()
-		return int(st.code), out.Bytes(), st.err
+		// The wait call shares ctx: when ctx ends, it may return first,
+		// with the deadline as a gRPC status rather than ctx.Err().
+		if st.err == nil || ctx.Err() == nil {
+			pio.Wait()
+			return int(st.code), out.Bytes(), st.err
+		}
 	case <-ctx.Done():
-		r.kill(context.WithoutCancel(ctx), id, execID, syscall.SIGKILL, false)
-		return -1, out.Bytes(), fmt.Errorf("exec in %s: %w", id, ctx.Err())
 	}
+	r.kill(context.WithoutCancel(ctx), id, execID, syscall.SIGKILL, false)
+	return -1, out.Bytes(), fmt.Errorf("exec in %s: %w", id, ctx.Err())
 }
 
 // execProcess adds a process with spec p to the container's task.

@@ -21,7 +21,8 @@ HOST_DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 APT_PACKAGES := qemu-system-arm dosfstools fdisk mtools cpio u-boot-tools e2fsprogs \
 	iproute2 gcc dpkg-dev ca-certificates pkg-config docker-registry \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
-	libseccomp-dev:arm64 libseccomp-dev:armhf libseccomp-dev:$(HOST_DEB_ARCH)
+	libseccomp-dev:arm64 libseccomp-dev:armhf libseccomp-dev:$(HOST_DEB_ARCH) \
+	erofs-utils cryptsetup-bin
 FOREIGN_ARCHES := arm64 armhf
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -89,12 +90,13 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'CloudToAck|ExecToConnected' -benchtime 200x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e.txt
 	$(GO) test -run '^$$' -bench 'ExecToNode' -benchtime 20x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-node.txt
 	$(GO) test -run '^$$' -bench 'IdleFootprint|IdleNodeTraffic' -benchtime 1x ./edgecore/internal/e2e | tee $(OUT)/bench/e2e-idle.txt
-	$(GO) test -run '^$$' -bench 'BenchmarkBoot|BenchmarkImage|BenchmarkContainerd' -benchtime 5x -timeout 40m ./qemu/ | tee $(OUT)/bench/qemu.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkBoot|BenchmarkImage|BenchmarkContainerd|BenchmarkRootVerity' -benchtime 5x -timeout 40m ./qemu/ | tee $(OUT)/bench/qemu.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkInit' -benchtime 1x -timeout 20m ./qemu/ | tee $(OUT)/bench/qemu-init.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkGateway' -benchtime 5x -timeout 60m ./qemu/ | tee $(OUT)/bench/qemu-gateway.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkPodStart|BenchmarkMaxPods' -benchtime 1x -timeout 60m ./qemu/ | tee $(OUT)/bench/qemu-pods.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkPodStartHost' -benchtime 1x -timeout 40m ./edgecore/edged/internal/hostrt/ | tee $(OUT)/bench/host-pods.txt
 	$(GO) test -run '^$$' -bench 'BinarySize' -benchtime 1x ./cmd/edgecore | tee $(OUT)/bench/size.txt
-	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt $(OUT)/bench/qemu-pods.txt $(OUT)/bench/host-pods.txt \
+	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt $(OUT)/bench/qemu-gateway.txt $(OUT)/bench/qemu-pods.txt $(OUT)/bench/host-pods.txt \
 		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-node.txt $(OUT)/bench/e2e-idle.txt $(OUT)/bench/size.txt
 	@echo "wrote BENCHMARKS.md"
 

@@ -75,7 +75,7 @@ func (p Package) Filename() string {
 
 func (p Package) String() string { return p.Name + " " + p.Version + " (" + p.Arch + ")" }
 
-// Files selects files from a package for the initramfs. Paths are relative
+// Files selects files from a package for the root image. Paths are relative
 // to the package's root and may use path.Match patterns; symlinks are kept.
 type Files struct {
 	From  Package
@@ -135,7 +135,12 @@ type Board struct {
 	// Net is the interface init reports and configures.
 	Net string
 
-	Modules []Module
+	// InitramfsModules are what the initramfs loads to reach the slot's
+	// root image: the disk, the slot's FAT, loop, dm-verity and the root's
+	// filesystem. Modules load from the root image after it, those the
+	// initramfs loaded left out.
+	InitramfsModules []Module
+	Modules          []Module
 	// ExcludeModules are dropped from the resolved set: soft dependencies
 	// the board's CPU cannot use.
 	ExcludeModules []string
@@ -191,8 +196,8 @@ func (b Board) Validate() error {
 	if b.Console == "" || b.Disk == "" || b.Net == "" {
 		add("console, disk and net are required")
 	}
-	if len(b.Modules) == 0 {
-		add("modules: a board needs at least its disk driver")
+	if len(b.InitramfsModules) == 0 {
+		add("initramfsModules: a board needs at least its disk driver to reach its root")
 	}
 	if b.Layout.BootMiB < 33 || b.Layout.SlotMiB < 33 || b.Layout.DataMiB < 16 {
 		add("layout %+v: boot and slots need at least 33 MiB (FAT32), data 16 MiB", b.Layout)

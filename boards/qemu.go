@@ -17,25 +17,35 @@ var uBootQEMU = Package{
 // power button is a gpio-keys KEY_POWER on both boot paths.
 const virtMachine = "virt,acpi=off"
 
-// virtioModules drive the disk and network of QEMU's virt machine. On virt,
-// -drive if=virtio is virtio-blk-pci while virtio-net-device is mmio, so
-// both transports are needed.
-var virtioModules = []Module{
-	{Name: "virtio_mmio", Required: true},
+// slotModules reach a slot's root image from the initramfs on QEMU's
+// virt machine: its disk (-drive if=virtio is virtio-blk-pci), the slot's
+// FAT, a loop device over the image file, dm-verity and erofs. vfat needs
+// its codepage and iocharset modules loaded explicitly: with no modprobe
+// in the image, the kernel's request_module has nothing to call. The
+// boards list their CPU's SHA-256 module too, for dm-verity's hashing.
+var slotModules = []Module{
 	{Name: "virtio_pci", Required: true},
 	{Name: "virtio_blk", Required: true},
-	{Name: "virtio_net"},
-}
-
-// storageModules are the filesystems every board mounts. vfat needs its
-// codepage and iocharset modules loaded explicitly: with no modprobe in the
-// image, the kernel's request_module has nothing to call.
-var storageModules = []Module{
-	{Name: "ext4", Required: true},
 	{Name: "vfat", Required: true},
 	{Name: "nls_cp437", Required: true},
 	{Name: "nls_ascii", Required: true},
-	{Name: "squashfs"},
+	{Name: "loop", Required: true},
+	{Name: "dm_verity", Required: true},
+	{Name: "erofs", Required: true},
+}
+
+// virtioNetModules drive the network of QEMU's virt machine:
+// virtio-net-device is mmio.
+var virtioNetModules = []Module{
+	{Name: "virtio_mmio", Required: true},
+	{Name: "virtio_net"},
+}
+
+// storageModules are the filesystems every board mounts from the root:
+// ext4 for the data partition (vfat, for the boot partition, came with
+// the initramfs).
+var storageModules = []Module{
+	{Name: "ext4", Required: true},
 }
 
 // powerKeyModules deliver QEMU's system_powerdown: virt wires a power key
@@ -88,9 +98,9 @@ func modules(lists ...[]Module) []Module {
 	return ms
 }
 
-// qemuLayout sizes the QEMU boards' disks. A slot holds the kernel and the
-// initramfs with the container runtime (arm64: 31 + 67 MiB), with room for
-// an update that grows.
+// qemuLayout sizes the QEMU boards' disks. A slot holds the kernel, the
+// initramfs and the root image with the container runtime and edgecore
+// (arm64: 31 + 1 + about 50 MiB), with room for an update that grows.
 var qemuLayout = Layout{BootMiB: 64, SlotMiB: 192, DataMiB: 64}
 
 // QEMUArm64 is QEMU's virt machine with a Cortex-A57 and Debian's arm64 kernel.
@@ -111,9 +121,11 @@ func QEMUArm64() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, firewallModules, containerModules),
-		Userland:      e2fsprogsArm64(),
-		Layout:        qemuLayout,
+		// sha2-ce: the Cortex-A57's SHA-256 instructions.
+		InitramfsModules: modules(slotModules, []Module{{Name: "sha2_ce"}}),
+		Modules:          modules(virtioNetModules, storageModules, powerKeyModules, watchdogModules, firewallModules, containerModules),
+		Userland:         e2fsprogsArm64(),
+		Layout:           qemuLayout,
 		Emulation: &Emulation{
 			Binary: "qemu-system-aarch64", Machine: virtMachine, CPU: "cortex-a57",
 			MemoryMiB: 512, CPUs: 1,
@@ -142,8 +154,10 @@ func QEMUArmv7() Board {
 		Console:       "ttyAMA0",
 		Disk:          "vda",
 		Net:           "eth0",
-		Modules:       modules(virtioModules, storageModules, powerKeyModules, watchdogModules, firewallModules, containerModules),
-		Userland:      e2fsprogsArmhf(),
+		// The Cortex-A15 has no SHA-256 instructions: the NEON one.
+		InitramfsModules: modules(slotModules, []Module{{Name: "sha256_arm"}}),
+		Modules:          modules(virtioNetModules, storageModules, powerKeyModules, watchdogModules, firewallModules, containerModules),
+		Userland:         e2fsprogsArmhf(),
 		// ext4's crc32c soft dependency also pulls in the ARMv8 CRC
 		// driver, which a Cortex-A15 cannot run (ENODEV).
 		ExcludeModules: []string{"crc32_arm_ce"},

@@ -1,6 +1,12 @@
-// Package image builds an edgegate disk image for a board: the initramfs
-// with init, the board's kernel modules and userland, the kernel, the boot
-// script and slot state, laid out as DESIGN.md's four partitions.
+// Package image builds an edgegate disk image for a board, laid out as
+// DESIGN.md's four partitions: the boot script and slot state, and in slot
+// A the kernel, a small initramfs and the read-only root image. The root
+// image (an erofs with its dm-verity hash tree, see image/rootimage) holds
+// the userland: init, the board's kernel modules and packages, the
+// container runtime, edgecore and the configuration. The initramfs holds
+// only what reaches it: its own init (cmd/init/initramfs), the modules of
+// the disk, the slot's FAT, loop, dm-verity and erofs, and the root
+// image's description with its root hash.
 //
 // The same inputs give the same bytes: packages are pinned by sha256, init
 // is built with -trimpath, archives and filesystems carry fixed timestamps
@@ -28,6 +34,7 @@ import (
 	"github.com/edgegate/edgegate/init/buildinfo"
 	"github.com/edgegate/edgegate/init/jointoken"
 	"github.com/edgegate/edgegate/init/kmod"
+	"github.com/edgegate/edgegate/init/rootfs"
 )
 
 // DefaultEpoch is the timestamp written into the image when the caller
@@ -50,7 +57,7 @@ type Options struct {
 	// DefaultConfig for the board. A config that does not validate fails
 	// the build.
 	Config []byte
-	// Extra files are added to the initramfs (service executables, say).
+	// Extra files are added to the root image (service executables, say).
 	Extra []ExtraFile
 	// Containerd adds the container runtime (containerd, runc, CNI
 	// plugins; see image/containerd.go). Off, the image is the bare floor
@@ -71,9 +78,10 @@ type Result struct {
 	SHA256        string
 	ImageSize     int64
 	InitramfsSize int64
-	InitSize      int64
+	InitSize      int64 // the root image's init (the initramfs has its own, smaller)
 	KernelSize    int64
-	Modules       int
+	RootSize      int64 // the root image with its hash tree
+	Modules       int   // in the initramfs and the root image
 }
 
 // Build writes the image to o.Output. Nothing is left at o.Output unless the
@@ -104,47 +112,54 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("kernel: %w", err)
 	}
-	arc := initramfs.New()
-	nmods, err := o.addModules(arc, kernelRoot)
+	initrdArc, root := initramfs.New(), initramfs.New()
+	nmods, err := o.addModules(initrdArc, root, kernelRoot)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := o.addUserland(ctx, arc); err != nil {
+	if err := o.addUserland(ctx, root); err != nil {
 		return Result{}, err
 	}
-	if err := o.addContainerd(ctx, arc); err != nil {
+	if err := o.addContainerd(ctx, root); err != nil {
 		return Result{}, err
 	}
-	if err := o.addEdgecore(ctx, arc); err != nil {
+	if err := o.addEdgecore(ctx, root); err != nil {
 		return Result{}, err
 	}
-	if err := o.addSystemFiles(arc); err != nil {
+	if err := o.addSystemFiles(root); err != nil {
 		return Result{}, err
 	}
 	initBin, err := o.initBinary(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := addInit(arc, initBin, o); err != nil {
+	if err := addRootSystem(root, initBin, o); err != nil {
+		return Result{}, err
+	}
+	rootImg, spec, err := o.writeRoot(ctx, root, tmp)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := o.addInitramfsInit(ctx, initrdArc, spec); err != nil {
 		return Result{}, err
 	}
 	var initrd bytes.Buffer
-	if _, err := arc.WriteLZ4(&initrd); err != nil {
+	if _, err := initrdArc.WriteLZ4(&initrd); err != nil {
 		return Result{}, err
 	}
-	o.Progress("initramfs: %d bytes (%d before lz4), %d modules", initrd.Len(), arc.Size(), nmods)
+	o.Progress("initramfs: %d bytes (%d before lz4); root image: %d bytes; %d modules", initrd.Len(), initrdArc.Size(), len(rootImg), nmods)
 
 	token, err := o.joinToken()
 	if err != nil {
 		return Result{}, err
 	}
-	spec, err := o.diskSpec(kernel, initrd.Bytes(), token)
+	layout, err := o.diskSpec(slotFiles{kernel: kernel, initrd: initrd.Bytes(), root: rootImg}, token)
 	if err != nil {
 		return Result{}, err
 	}
-	o.Progress("writing %s (%d MiB)", o.Output, spec.Size()/disk.MiB)
+	o.Progress("writing %s (%d MiB)", o.Output, layout.Size()/disk.MiB)
 	os.Remove(tmp) // disk.Write creates its file itself
-	if err := writeDisk(tmp, spec, token != nil); err != nil {
+	if err := writeDisk(tmp, layout, token != nil); err != nil {
 		return Result{}, err
 	}
 	sum, err := fileSHA256(tmp)
@@ -155,9 +170,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("output %s: %w", o.Output, err)
 	}
 	return Result{
-		Output: o.Output, SHA256: sum, ImageSize: spec.Size(),
+		Output: o.Output, SHA256: sum, ImageSize: layout.Size(),
 		InitramfsSize: int64(initrd.Len()), InitSize: int64(len(initBin)),
-		KernelSize: int64(len(kernel)), Modules: nmods,
+		KernelSize: int64(len(kernel)), RootSize: int64(len(rootImg)), Modules: nmods,
 	}, nil
 }
 
@@ -181,17 +196,31 @@ func (o Options) unpack(ctx context.Context, p boards.Package) (string, error) {
 }
 
 // addModules resolves the board's modules and their dependencies in the
-// kernel's tree and adds the files and the load list.
-func (o Options) addModules(arc *initramfs.Archive, kernelRoot string) (int, error) {
+// kernel's tree: the initramfs gets those that reach the slot's root, the
+// root image the rest, each with its load list. It returns how many.
+func (o Options) addModules(initrd, root *initramfs.Archive, kernelRoot string) (int, error) {
 	b := o.Board
 	modRoot := filepath.Join(kernelRoot, "lib", "modules", b.KernelRelease)
 	tree, err := moddep.Scan(modRoot)
 	if err != nil {
 		return 0, fmt.Errorf("kernel %s: %w", b.Kernel.Name, err)
 	}
+	early, err := o.addModuleSet(initrd, tree, modRoot, b.InitramfsModules, nil)
+	if err != nil {
+		return 0, err
+	}
+	rest, err := o.addModuleSet(root, tree, modRoot, b.Modules, early)
+	return len(early) + len(rest), err
+}
+
+// addModuleSet adds the modules wanted, with their dependencies, less
+// those loaded before (loaded), to arc with their load list, and returns
+// the names it added.
+func (o Options) addModuleSet(arc *initramfs.Archive, tree *moddep.Tree, modRoot string, wanted []boards.Module, loaded map[string]bool) (map[string]bool, error) {
+	b := o.Board
 	var names []string
 	required := map[string]bool{}
-	for _, m := range b.Modules {
+	for _, m := range wanted {
 		names = append(names, m.Name)
 		if m.Required {
 			required[moddep.Canonical(m.Name)] = true
@@ -199,19 +228,24 @@ func (o Options) addModules(arc *initramfs.Archive, kernelRoot string) (int, err
 	}
 	mods, err := tree.Resolve(names)
 	if err != nil {
-		return 0, fmt.Errorf("board %s: %w", b.Name, err)
+		return nil, fmt.Errorf("board %s: %w", b.Name, err)
 	}
 	mods = exclude(mods, b.ExcludeModules)
 	needed := neededBy(mods, required)
+	added := map[string]bool{}
 	var list []kmod.Entry
 	for _, m := range mods {
+		if loaded[m.Name] {
+			continue
+		}
 		inImage := path.Join("lib/modules", b.KernelRelease, filepath.ToSlash(m.Path))
 		if err := arc.CopyFile(inImage, filepath.Join(modRoot, m.Path)); err != nil {
-			return 0, err
+			return nil, err
 		}
 		list = append(list, kmod.Entry{Path: "/" + inImage, Required: needed[m.Name]})
+		added[m.Name] = true
 	}
-	return len(mods), arc.File(kmod.ListPath, kmod.Format(list), 0o644)
+	return added, arc.File(kmod.ListPath, kmod.Format(list), 0o644)
 }
 
 // exclude drops the named modules from a resolved list.
@@ -269,27 +303,33 @@ func (o Options) addUserland(ctx context.Context, arc *initramfs.Archive) error 
 	return nil
 }
 
-func addInit(arc *initramfs.Archive, initBin []byte, o Options) error {
-	b := o.Board
-	info, err := buildinfo.Info{
-		Version: o.Version, Board: b.Name, Arch: string(b.Arch), KernelRelease: b.KernelRelease,
-		Console: b.Console, Disk: b.Disk, PartSep: b.PartSep, Net: b.Net,
-	}.Marshal()
+// addRootSystem adds init, the mount points the system fills and the
+// build record to the root image.
+func addRootSystem(root *initramfs.Archive, initBin []byte, o Options) error {
+	info, err := o.buildInfo()
 	if err != nil {
 		return err
 	}
-	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "var", "etc"} {
-		if err := arc.Dir(d, 0o755); err != nil {
+	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "var", "etc", "sbin"} {
+		if err := mkdirs(root, d); err != nil {
 			return err
 		}
 	}
-	if err := arc.File(buildinfo.Path, info, 0o644); err != nil {
+	if err := root.File(buildinfo.Path, info, 0o644); err != nil {
 		return err
 	}
-	if err := arc.File("etc/os-release", osRelease(o), 0o644); err != nil {
+	if err := root.File("etc/os-release", osRelease(o), 0o644); err != nil {
 		return err
 	}
-	return arc.File("init", initBin, 0o755)
+	return root.File(rootfs.InitPath, initBin, 0o755)
+}
+
+func (o Options) buildInfo() ([]byte, error) {
+	b := o.Board
+	return buildinfo.Info{
+		Version: o.Version, Board: b.Name, Arch: string(b.Arch), KernelRelease: b.KernelRelease,
+		Console: b.Console, Disk: b.Disk, PartSep: b.PartSep, Net: b.Net,
+	}.Marshal()
 }
 
 // osRelease is the image's os-release(5): what the node reports as its OS
@@ -300,10 +340,10 @@ func osRelease(o Options) []byte {
 }
 
 // diskSpec lays out the four partitions of DESIGN.md: boot (script, slot
-// state and the join token if there is one), slot A (kernel and
-// initramfs), slot B (empty until an update) and data (blank; formatted
-// by init on first boot).
-func (o Options) diskSpec(kernel, initrd, token []byte) (disk.Spec, error) {
+// state and the join token if there is one), slot A (kernel, initramfs
+// and root image), slot B (empty until an update) and data (blank;
+// formatted by init on first boot).
+func (o Options) diskSpec(slot slotFiles, token []byte) (disk.Spec, error) {
 	b := o.Board
 	script, err := renderBootScript(b)
 	if err != nil {
@@ -333,7 +373,7 @@ func (o Options) diskSpec(kernel, initrd, token []byte) (disk.Spec, error) {
 			}},
 			{SizeMiB: b.Layout.SlotMiB, Type: disk.TypeFAT32LBA, FAT: &disk.FAT{
 				Label: "SLOT_A",
-				Files: map[string][]byte{b.KernelFile: kernel, "initrd": initrd},
+				Files: slot.files(b),
 			}},
 			{SizeMiB: b.Layout.SlotMiB, Type: disk.TypeFAT32LBA},
 			{SizeMiB: b.Layout.DataMiB, Type: disk.TypeLinux},

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/edgegate/edgegate/boards"
 	"github.com/edgegate/edgegate/image/debpkg"
 	"github.com/edgegate/edgegate/image/disk"
+	"github.com/edgegate/edgegate/init/rootfs"
 )
 
 // testCache is the package cache the tests share with the Makefile, so a
@@ -27,7 +29,8 @@ func build(t *testing.T, b boards.Board, out string) Result {
 }
 
 // TestBuildReproducible builds every board twice from scratch (init
-// compiled each time) and requires identical image bytes.
+// compiled each time) and requires identical image bytes: the slot's
+// kernel, initramfs and root image with its hash tree included.
 func TestBuildReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds whole images")
@@ -38,7 +41,7 @@ func TestBuildReproducible(t *testing.T) {
 			first := build(t, b, filepath.Join(dir, "first.img"))
 			second := build(t, b, filepath.Join(dir, "second.img"))
 			if first.SHA256 != second.SHA256 {
-				t.Fatalf("two builds differ: %s vs %s", first.SHA256, second.SHA256)
+				t.Fatalf("two builds differ: %s vs %s; %s", first.SHA256, second.SHA256, slotDiff(t, b, first.Output, second.Output))
 			}
 			slot, err := disk.ReadFile(first.Output, 1, "slot.txt")
 			if err != nil || string(slot) != initialSlotState {
@@ -121,4 +124,21 @@ func TestBuildBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// slotDiff names the files of slot A that differ between two images.
+func slotDiff(t *testing.T, b boards.Board, a, c string) string {
+	t.Helper()
+	var differ []string
+	for _, name := range []string{b.KernelFile, InitrdFile, rootfs.ImageFile} {
+		x, errX := disk.ReadFile(a, 2, name)
+		y, errY := disk.ReadFile(c, 2, name)
+		if errX != nil || errY != nil || !bytes.Equal(x, y) {
+			differ = append(differ, name)
+		}
+	}
+	if len(differ) == 0 {
+		return "slot A's files are the same"
+	}
+	return "slot A's " + strings.Join(differ, ", ") + " differ"
 }

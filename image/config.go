@@ -14,7 +14,7 @@ import (
 	"github.com/edgegate/edgegate/init/config"
 )
 
-// ExtraFile is a file added to the initramfs as it is, e.g. a service's
+// ExtraFile is a file added to the root image as it is, e.g. a service's
 // executable named by the config.
 type ExtraFile struct {
 	Path string // absolute path in the image
@@ -46,7 +46,7 @@ func CheckConfig(raw []byte) (*config.Config, error) {
 	return c, nil
 }
 
-// addSystemFiles puts the config and the extra files into the initramfs.
+// addSystemFiles puts the config and the extra files into the root image.
 // A config that does not validate fails the build: a broken file must
 // never reach a device. Each service executable must be in the image.
 func (o Options) addSystemFiles(arc *initramfs.Archive) error {

@@ -26,7 +26,7 @@ const (
 var containerdLinks = []string{"/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/edgegate-ctr"}
 
 // addContainerd builds (or takes from the cache) the container runtime for
-// the board's architecture and adds it to the initramfs.
+// the board's architecture and adds it to the root image.
 func (o Options) addContainerd(ctx context.Context, arc *initramfs.Archive) error {
 	if !o.Containerd {
 		return nil

@@ -19,15 +19,16 @@ import (
 )
 
 // Where edgecore lives in the image. Its configuration is read from the
-// initramfs, so a new image (a slot update) brings a new configuration
-// and nothing on the device can drift from what was built. What edgecore
-// writes back into it at run time (edgecoreVersion) lands in RAM and is
-// gone at the next boot; that is harmless because everything edgecore
-// must keep lives on the data partition (/var): the store and the
-// certificates the join token buys.
+// root image (the /etc the system keeps in RAM is a copy of the image's),
+// so a new image (a slot update) brings a new configuration and nothing
+// on the device can drift from what was built. What edgecore writes back
+// into it at run time (edgecoreVersion) lands in RAM and is gone at the
+// next boot; that is harmless because everything edgecore must keep lives
+// on the data partition (/var): the store and the certificates the join
+// token buys.
 //
 // The join token is not in that configuration: it is a secret, and the
-// initramfs is world-readable on the running system and on the card for
+// root image is world-readable on the running system and on the card for
 // as long as the slot lives. The build takes it out of the configuration
 // and puts it on the boot partition, from where init moves it to
 // edgecoreBootstrapFile (0600) at the first boot and erases it (see

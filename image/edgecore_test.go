@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/edgegate/edgegate/image/disk"
 	"github.com/edgegate/edgegate/image/initramfs"
 	"github.com/edgegate/edgegate/init/jointoken"
+	"github.com/edgegate/edgegate/init/rootfs"
 )
 
 var farFuture = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -88,7 +91,7 @@ func TestJoinTokenLeavesTheConfiguration(t *testing.T) {
 			if err != nil || string(token) != tt.wantToken {
 				t.Fatalf("joinToken = %q, %v; want %q", token, err, tt.wantToken)
 			}
-			spec, err := o.diskSpec([]byte("kernel"), []byte("initrd"), token)
+			spec, err := o.diskSpec(slotFiles{kernel: []byte("kernel"), initrd: []byte("initrd"), root: []byte("root")}, token)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,8 +115,9 @@ func TestJoinTokenLeavesTheConfiguration(t *testing.T) {
 
 // TestBuildWithJoinToken builds a whole image with a join token: the image
 // file is 0600 from the moment it has its name, the boot partition holds
-// the token, and nothing in the initramfs does (its edgecore.yaml has an
-// empty token); no private build directory is left behind.
+// the token, and nothing in slot A does: not the initramfs, not a file of
+// the root image (whose edgecore.yaml has an empty token); no private
+// build directory is left behind.
 func TestBuildWithJoinToken(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a whole image, compiling init and edgecore")
@@ -138,21 +142,49 @@ func TestBuildWithJoinToken(t *testing.T) {
 	if err != nil || string(onBoot) != tok+"\n" {
 		t.Errorf("boot partition %s = %q, %v", jointoken.BootFile, onBoot, err)
 	}
-	initrd, err := disk.ReadFile(out, 2, "initrd")
+	// The slot's files as they are, and the root image's files as
+	// fsck.erofs extracts them (the image itself is compressed).
+	slot := map[string][]byte{}
+	for _, name := range []string{InitrdFile, rootfs.ImageFile} {
+		data, err := disk.ReadFile(out, 2, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slot[name] = data
+	}
+	cpio, err := io.ReadAll(initramfs.Open(slot[InitrdFile]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpio, err := io.ReadAll(initramfs.Open(initrd))
+	slot[InitrdFile+" (unpacked)"] = cpio
+	rootFile := filepath.Join(t.TempDir(), rootfs.ImageFile)
+	if err := os.WriteFile(rootFile, slot[rootfs.ImageFile], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(t.TempDir(), "root")
+	if msg, err := exec.Command("fsck.erofs", "--extract="+tree, rootFile).CombinedOutput(); err != nil {
+		t.Fatalf("fsck.erofs: %v: %s", err, msg)
+	}
+	err = filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		slot["root image "+strings.TrimPrefix(p, tree)] = data
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, part := range strings.Split(tok, ".") {
-		if bytes.Contains(cpio, []byte(part)) {
-			t.Errorf("the initramfs holds part of the token (%d characters)", len(part))
+	for name, data := range slot {
+		for _, part := range strings.Split(tok, ".") {
+			if bytes.Contains(data, []byte(part)) {
+				t.Errorf("%s holds part of the token (%d characters)", name, len(part))
+			}
 		}
 	}
-	if !bytes.Contains(cpio, []byte("token: \"\"")) {
-		t.Error("the initramfs's edgecore.yaml has no emptied token field")
+	if conf := slot["root image "+edgecoreConfigPath]; !bytes.Contains(conf, []byte("token: \"\"")) {
+		t.Errorf("the root image's edgecore.yaml has no emptied token field:\n%s", conf)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)

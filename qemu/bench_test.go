@@ -172,6 +172,7 @@ func benchBuild(b *testing.B, o image.Options) image.Result {
 	b.ReportMetric(mib(data), "nonzero-MiB")
 	b.ReportMetric(mib(gz), "gzip-MiB")
 	b.ReportMetric(mib(res.InitramfsSize), "initramfs-MiB")
+	reportSlot(b, res)
 	return res
 }
 

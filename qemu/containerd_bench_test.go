@@ -19,7 +19,8 @@ import (
 // and reports QEMU start → containerd healthy (the supervisor's event, in
 // host seconds) and container create → first output byte (measured in the
 // guest by edgegate-ctr run). Compare with BenchmarkBoot's floor and ready
-// line from the same run.
+// line from the same run. The boot timeline of the median boot (by time to
+// healthy) goes to the log, where benchreport finds it.
 func BenchmarkContainerd(b *testing.B) {
 	for _, board := range boards.All() {
 		if board.Emulation == nil {
@@ -30,6 +31,7 @@ func BenchmarkContainerd(b *testing.B) {
 			img := ctrdImage(b, board)
 			firstOut := regexp.MustCompile(`ctrjobs: container \S+ first output after (\d+) ms`)
 			var healthy, first []float64
+			var timelines []string
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
@@ -46,9 +48,12 @@ func BenchmarkContainerd(b *testing.B) {
 				ms, _ := strconv.Atoi(sub[1])
 				first = append(first, float64(ms))
 				b.StopTimer()
+				line, _ := waitTimeline(b, m, ctrdTimeout)
+				timelines = append(timelines, line)
 				m.Close()
 				b.StartTimer()
 			}
+			logMedianTimeline(b, board.Name, healthy, timelines)
 			b.ReportMetric(median(healthy), "healthy-median-s")
 			b.ReportMetric(median(first), "first-output-median-ms")
 			b.ReportMetric(0, "ns/op")

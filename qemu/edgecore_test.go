@@ -37,7 +37,8 @@ func edgecoreImage(t testing.TB, b boards.Board) string {
 // containerd is healthy, edgecore's own log (version first, then its
 // modules) reaches the console, its inspect socket makes it healthy, and
 // after a clean power off its store on the data partition opens as a
-// sound database and its log file holds the graceful stop.
+// sound database and its log file holds the graceful stop. The boot's
+// timeline reaches the console, every step with its duration, and /var.
 func TestEdgecore(t *testing.T) {
 	for _, b := range emulated(t) {
 		t.Run(b.Name, func(t *testing.T) {
@@ -50,6 +51,13 @@ func TestEdgecore(t *testing.T) {
 			expectWithin(t, m, `edgecore: .*module websocket: disabled`, ctrdTimeout)
 			expectWithin(t, m, `edgecore: .*module metamanager started`, ctrdTimeout)
 			expectWithin(t, m, `edgegate: service edgecore healthy`, ctrdTimeout)
+			// edgehub is off: no cloud step, the timeline completes at
+			// edgecore's health.
+			line, steps := waitTimeline(t, m, ctrdTimeout)
+			checkTimeline(t, line, steps, "service:containerd", "service:edgecore")
+			if strings.Contains(line, " cloud=") {
+				t.Errorf("a cloud step without a cloud: %s", line)
+			}
 			console := m.Console.String()
 			healthy := strings.Index(console, "service containerd healthy")
 			if started := strings.Index(console, "service edgecore started"); started < healthy {
@@ -62,6 +70,7 @@ func TestEdgecore(t *testing.T) {
 
 			part := partition(t, disk, 4)
 			checkClean(t, part)
+			checkTimelineHistory(t, part, 1, line)
 			log := debugfsCat(t, part, "/log/edgecore.log")
 			for _, want := range []string{"edgecore version test", "module metamanager started", "edgecore stopped"} {
 				if !strings.Contains(log, want) {

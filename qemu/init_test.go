@@ -120,11 +120,14 @@ func TestInit(t *testing.T) {
 			expect(t, m, `edgegate: config: using /etc/edgegate/config.yaml`)
 			expect(t, m, `edgegate: hostname gw-test\r?\n`)
 			expect(t, m, `edgegate: watchdog: /dev/watchdog fed every`)
-			expect(t, m, `edgegate: net: eth0 10\.0\.2\.15/24 via 10\.0\.2\.2 dns 10\.0\.2\.3 \(dhcp bound`)
-			checkNTPTime(t, expect(t, m, `edgegate: clock: set from ntp 10\.0\.2\.2:\d+ .*; time (\S+)\r?\n`)[1])
-			// Services start in the background: the ready line and the
-			// services line come in either order.
-			expect(t, m, `edgegate: services: all 2 started \d+ms after init exec`)
+			// The services start while the uplink and the clock come up,
+			// in the background: those lines and the ready line come in
+			// any order.
+			lines := expectAnyOrder(t, m,
+				`edgegate: net: eth0 10\.0\.2\.15/24 via 10\.0\.2\.2 dns 10\.0\.2\.3 \(dhcp bound`,
+				`edgegate: clock: set from ntp 10\.0\.2\.2:\d+ .*; time (\S+)\r?\n`,
+				`edgegate: services: all 2 started \d+ms after init exec`)
+			checkNTPTime(t, lines[1][1])
 			checkBackoff(t, m)
 			console := m.Console.String()
 			if !strings.Contains(console, "edgegate: ready version=test") {

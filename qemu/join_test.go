@@ -47,7 +47,9 @@ const readmeNode = "gw-17"
 // user network) with the token, and the API server behind the cloud holds a
 // Ready node with the guest's measured capacity and complete node info,
 // and its lease. After a power off the same disk joins again without the
-// token, as the same node, and nothing was refused by the cloud.
+// token, as the same node, and nothing was refused by the cloud. Each
+// boot's timeline has the cloud step (edgecore's first connection), and
+// /var keeps both boots' timelines.
 func TestJoinFromREADME(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU and a Kubernetes API server")
@@ -70,6 +72,8 @@ func TestJoinFromREADME(t *testing.T) {
 	}
 	m := start(t, b, disk, Direct)
 	expectWithin(t, m, `edgehub: connected to 10\.0\.2\.2:10000 as gw-17`, ctrdTimeout)
+	line, steps := waitTimeline(t, m, ctrdTimeout)
+	checkTimeline(t, line, steps, "service:containerd", "service:edgecore", "cloud")
 	node := waitNode(t, k, "Ready", ready)
 	info := node.Status.NodeInfo
 	if info.OSImage != "edgegate test" || !strings.HasSuffix(info.KernelVersion, "-arm64") || info.Architecture != "arm64" ||
@@ -98,7 +102,9 @@ func TestJoinFromREADME(t *testing.T) {
 			t.Errorf("%d certificates issued; the reboot must reuse the stored one", v.CertsIssued())
 		}
 	})
+	line, _ = waitTimeline(t, m, ctrdTimeout)
 	powerdown(t, m)
+	checkTimelineHistory(t, partition(t, disk, 4), 2, line)
 	if console := m.Console.String(); strings.Contains(console, "refused by the cloud") {
 		t.Errorf("the cloud refused something:\n%s", tail(console, 6000))
 	}

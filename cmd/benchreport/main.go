@@ -28,10 +28,12 @@ type result struct {
 
 type metric struct{ value, unit string }
 
-// pkgResults holds a package's benchmarks in the order they ran.
+// pkgResults holds a package's benchmarks in the order they ran, and the
+// boot timelines they logged.
 type pkgResults struct {
-	pkg     string
-	results []result
+	pkg       string
+	results   []result
+	timelines []boardTimeline
 }
 
 func main() {
@@ -74,9 +76,10 @@ func parseFile(path string) ([]*pkgResults, string, error) {
 // parse reads go test -bench output.
 func parse(r io.Reader) ([]*pkgResults, string, error) {
 	var (
-		pkgs []*pkgResults
-		cur  *pkgResults
-		cpu  string
+		pkgs  []*pkgResults
+		cur   *pkgResults
+		cpu   string
+		bench string // the benchmark whose log lines follow
 	)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -91,6 +94,12 @@ func parse(r io.Reader) ([]*pkgResults, string, error) {
 		case strings.HasPrefix(line, "Benchmark") && cur != nil:
 			if res, ok := parseLine(line); ok {
 				cur.results = append(cur.results, res)
+			}
+		case benchHeader.MatchString(line):
+			bench = benchHeader.FindStringSubmatch(line)[1]
+		case cur != nil:
+			if t, ok := parseTimeline(bench, line); ok {
+				cur.timelines = addTimeline(cur.timelines, t)
 			}
 		}
 	}
@@ -137,6 +146,7 @@ func writeReport(w io.Writer, pkgs []*pkgResults, cpu string) {
 			writeTable(w, g)
 			fmt.Fprintln(w)
 		}
+		writeTimelines(w, p.timelines)
 	}
 }
 
@@ -148,9 +158,10 @@ func mergePackages(pkgs []*pkgResults) []*pkgResults {
 	for _, p := range pkgs {
 		if m, ok := byName[p.pkg]; ok {
 			m.results = append(m.results, p.results...)
+			m.timelines = append(m.timelines, p.timelines...)
 			continue
 		}
-		c := &pkgResults{pkg: p.pkg, results: append([]result(nil), p.results...)}
+		c := &pkgResults{pkg: p.pkg, results: append([]result(nil), p.results...), timelines: append([]boardTimeline(nil), p.timelines...)}
 		byName[p.pkg] = c
 		out = append(out, c)
 	}

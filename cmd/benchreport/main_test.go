@@ -101,3 +101,23 @@ BenchmarkPodStartHost-2   	       1	         0 ns/op	         0.31 start-p50-s	 
 		}
 	}
 }
+
+// The root figures come with what they measure and the bound they are
+// judged against.
+func TestRootVerityExplained(t *testing.T) {
+	const out = `pkg: github.com/edgegate/edgegate/qemu
+BenchmarkRootVerity/qemu-arm64-2   	       3	         1.209 check-s	        89.20 loop-MiBps	        17.52 read-at-boot-MiB	         1.076 root-mount-s	         1.731 sha256-image-s	        36.50 verity-MiBps	         0.2742 verity-boot-cost-s
+`
+	pkgs, cpu, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	writeReport(&b, pkgs, cpu)
+	s := section(b.String(), "## qemu")
+	for _, want := range []string{"`RootVerity`", "verity-boot-cost-s", "sha256-image-s", "0.3 s", "slot-xz9-MiB", "0.2742"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("qemu section lacks %q:\n%s", want, s)
+		}
+	}
+}

@@ -6,8 +6,13 @@ var notes = map[string]string{
 	"qemu": "`Boot/<board>/floor` is QEMU start → the first line of a trivial init on the same kernel (the floor). " +
 		"`direct` boots the image's kernel and initramfs with -kernel/-initrd; `u-boot` boots the whole disk through U-Boot " +
 		"(the real boot path, including U-Boot's default 2 s autoboot delay). Both end at `edgegate: ready`, after modules, devices and the data partition, " +
-		"on the image without the container runtime. `Containerd` boots the image with it: QEMU start → containerd healthy, and container create → first output. " +
-		"`Image/<board>` builds the image with packages cached (without the runtime; `ContainerdImage` with it): image-MiB is the partitioned size, nonzero-MiB what a flash or a compressed download carries. " +
+		"on the image without the container runtime. `Containerd` boots the image with it: QEMU start → containerd healthy, and container create → first output; the timeline of its median boot (init's boot timeline: each step's start and duration, from the kernel's start) is the table after the results. " +
+		"`Gateway` boots the gateway `edgegate build` makes with a cloud to join (containerd, edgecore with edged, no pods) again after its first boot joined the test cloud on the host (through QEMU's 10.0.2.2): QEMU start → edgecore connected to the cloud, and the gateway's used memory (MemTotal − MemAvailable) 60 s after the ready line, idle. " +
+		"`Image/<board>` builds the image with packages cached (without the runtime; `ContainerdImage` with it): image-MiB is the partitioned size, nonzero-MiB what a flash or a compressed download carries; " +
+		"slot-MiB is what slot A holds (kernel, initramfs, root image), slot-gzip9-MiB and slot-xz9-MiB its partition compressed as an update would carry it (gzip -9, xz -9; the target is at most 30 MiB on arm64 with the runtime), root-MiB the root image with its hash tree. " +
+		"`RootVerity` boots the image with containerd: root-mount-s is the initramfs mounting the root (loop, dm-verity, erofs, reading init whole), read-at-boot-MiB what the boot read through dm-verity until every step ended, " +
+		"loop-MiBps and verity-MiBps reading the root past the page cache straight from its loop device and through dm-verity, verity-boot-cost-s what dm-verity adds to the boot (the boot's reads at the one rate less the other; the bound for keeping it is 0.3 s on arm64), " +
+		"sha256-image-s the alternative (reading the root image whole and hashing it before mounting it), check-s init's check of every block after the boot, at idle priority. " +
 		"`InitExecToServices` is init exec → every configured service started (containerd's own start excluded); `InitRSS` is init's resident memory 60 s after boot. " +
 		"`PodStart` runs 20 pods one after another on an arm64 gateway (512 MiB, TCG) with the image present: pod created in the API server → the cloud sees its container running " +
 		"(p50, p90), next to the floor of the same path, created → the edge acknowledged the pod; " +

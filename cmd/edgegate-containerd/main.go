@@ -1,7 +1,7 @@
 // Command edgegate-containerd is one executable serving four roles, chosen
 // by the name it is run under (the image links the other names to it):
 //
-//	containerd               the containerd daemon (no CRI, no tracing)
+//	containerd               the containerd daemon, with the plugins edgegate uses (plugins.go)
 //	containerd-shim-runc-v2  the runc v2 shim containerd starts per container
 //	edgegate-containerd      "serve": prepare and exec the daemon (the init service)
 //	edgegate-ctr             the device's container control command
@@ -18,8 +18,6 @@ import (
 
 	"github.com/containerd/containerd/v2/cmd/containerd/command"
 	"github.com/containerd/containerd/v2/pkg/shim"
-
-	_ "github.com/containerd/containerd/v2/cmd/containerd/builtins"
 
 	"github.com/edgegate/edgegate/init/containerd"
 	"github.com/edgegate/edgegate/init/containerd/ctr"

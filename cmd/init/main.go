@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgegate/edgegate/init/boot"
 	"github.com/edgegate/edgegate/init/power"
+	"github.com/edgegate/edgegate/init/rootfs"
 )
 
 func main() {
@@ -22,6 +23,11 @@ func main() {
 		// PID 1 must not exit: the kernel would panic. Report, give the
 		// console time to drain, and reboot so a trial slot falls back.
 		con.Say("boot failed: %v", err)
+		if bad, _ := rootfs.Corrupted(); bad {
+			// What failed read a block of the root that dm-verity refused.
+			con.Say("root image of slot %s is corrupt: dm-verity refused a block that does not match the root hash; the slot is bad, rebooting",
+				boot.ParseCmdline(cmdline()).Slot())
+		}
 		time.Sleep(5 * time.Second)
 		_ = power.Halt(power.Reboot)
 		select {}
@@ -30,4 +36,9 @@ func main() {
 		con.Say("halt failed: %v", err)
 	}
 	select {}
+}
+
+func cmdline() string {
+	b, _ := os.ReadFile("/proc/cmdline")
+	return string(b)
 }

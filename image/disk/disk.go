@@ -197,23 +197,54 @@ func writeFile(fs filesystem.FileSystem, p string, data []byte) error {
 
 // ReadFile returns the contents of file p on FAT partition n of image.
 func ReadFile(image string, n int, p string) ([]byte, error) {
+	var b []byte
+	err := withFS(image, n, func(fs filesystem.FileSystem) error {
+		fh, err := fs.OpenFile(path.Clean("/"+p), os.O_RDONLY)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		defer fh.Close()
+		b, err = io.ReadAll(fh)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		return nil
+	})
+	return b, err
+}
+
+// ReadDir returns the names of the files in the top directory of FAT
+// partition n of image, sorted.
+func ReadDir(image string, n int) ([]string, error) {
+	var names []string
+	err := withFS(image, n, func(fs filesystem.FileSystem) error {
+		entries, err := fs.ReadDir(".") // an io/fs path: "." is the top
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return nil
+	})
+	sort.Strings(names)
+	return names, err
+}
+
+// withFS opens image read-only and calls f with the filesystem of its
+// partition n; f's error comes back naming the image and partition.
+func withFS(image string, n int, f func(filesystem.FileSystem) error) error {
 	d, err := diskfs.Open(image, diskfs.WithOpenMode(diskfs.ReadOnly))
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", image, err)
+		return fmt.Errorf("opening %s: %w", image, err)
 	}
 	defer d.Close()
 	fs, err := d.GetFilesystem(n)
+	if err == nil {
+		err = f(fs)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s partition %d: %w", image, n, err)
+		return fmt.Errorf("%s partition %d: %w", image, n, err)
 	}
-	fh, err := fs.OpenFile(path.Clean("/"+p), os.O_RDONLY)
-	if err != nil {
-		return nil, fmt.Errorf("%s partition %d: %s: %w", image, n, p, err)
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(fh)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s partition %d: reading %s: %w", image, n, p, err)
-	}
-	return b, nil
+	return nil
 }

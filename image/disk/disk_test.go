@@ -129,6 +129,17 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
+func TestReadDir(t *testing.T) {
+	p := write(t, testSpec())
+	got, err := ReadDir(p, 2)
+	if err != nil || strings.Join(got, " ") != "Image cmdline.txt initrd" {
+		t.Fatalf("ReadDir = %q, %v; want the slot's three files, sorted", got, err)
+	}
+	if _, err := ReadDir(p, 4); err == nil {
+		t.Fatal("ReadDir on the blank data partition succeeded")
+	}
+}
+
 func TestWriteRefusesBadSpecs(t *testing.T) {
 	dir := t.TempDir()
 	if err := Write(filepath.Join(dir, "none.img"), Spec{}); err == nil {

@@ -213,3 +213,37 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// Paths returns every path in the archive, implied parent directories
+// included, sorted, without a leading slash.
+func (a *Archive) Paths() []string { return a.paths() }
+
+// Extract writes the archive's tree into dir (which must exist) as the
+// kernel would unpack it: directories, files with their permission bits,
+// symbolic links. Owners and times are left to whoever reads the tree
+// (the root image's writer sets both).
+func (a *Archive) Extract(dir string) error {
+	for _, p := range a.paths() {
+		e, ok := a.entries[p]
+		if !ok {
+			e = entry{kind: directory, mode: 0o755}
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		var err error
+		switch e.kind {
+		case directory:
+			err = os.Mkdir(dst, e.mode)
+		case symlink:
+			err = os.Symlink(string(e.data), dst)
+		default:
+			err = os.WriteFile(dst, e.data, e.mode)
+		}
+		if err == nil && e.kind != symlink {
+			err = os.Chmod(dst, e.mode) // not narrowed by the umask
+		}
+		if err != nil {
+			return fmt.Errorf("initramfs: extracting %s: %w", p, err)
+		}
+	}
+	return nil
+}

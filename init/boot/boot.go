@@ -7,10 +7,10 @@ package boot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegate/edgegate/init/buildinfo"
@@ -53,6 +53,12 @@ type System struct {
 	degraded []degraded
 	// firewall is whether the packet filter is installed.
 	firewall bool
+	// timeline records the boot's steps (see timeline.go).
+	timeline *bootTimeline
+	// rootBad asks for the reboot when the root image turns out corrupt
+	// (see root.go); serving says Serve takes such requests.
+	rootBad chan power.Request
+	serving atomic.Bool
 }
 
 // Start brings the system up to the ready line. Errors that leave the
@@ -62,6 +68,10 @@ type System struct {
 // Stop requests are watched from before the ready line: a power key
 // pressed the moment the gateway says it is ready must not be lost.
 func Start(ctx context.Context, con *Console, execed time.Time) (*System, error) {
+	handover, fromInitramfs, handoverErr := initramfsHandover()
+	tl := newBootTimeline(kernelHandoff(execed, handover, fromInitramfs))
+	endInit := tl.Span("init")
+	endMounts := tl.Span("mounts")
 	if err := mountEarly(); err != nil {
 		return nil, err
 	}
@@ -71,9 +81,15 @@ func Start(ctx context.Context, con *Console, execed time.Time) (*System, error)
 	}
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	ctx, cancel := context.WithCancel(ctx)
-	s := &System{Console: con, Info: info, Slot: ParseCmdline(string(cmdline)).Slot(), execed: execed, cancel: cancel}
+	s := &System{Console: con, Info: info, Slot: ParseCmdline(string(cmdline)).Slot(), execed: execed, cancel: cancel,
+		timeline: tl, rootBad: make(chan power.Request, 1)}
 	con.Say("init version=%s board=%s slot=%s", info.Version, info.Board, s.Slot)
+	if handoverErr != nil {
+		con.Say("%v", handoverErr)
+	}
+	s.addInitramfsSteps(handover)
 	s.reportCgroups()
+	endMounts()
 
 	// The reaper is the only wait4 in PID 1; everything init runs from
 	// here on (mke2fs, e2fsck, services) goes through it.
@@ -81,26 +97,34 @@ func Start(ctx context.Context, con *Console, execed time.Time) (*System, error)
 		con.Say("reaped orphan pid %d (%s)", pid, e)
 	})
 	go s.reaper.Run(ctx)
+	go s.watchRoot(ctx)
 
+	endModules := s.timeline.Span("modules")
 	if err := s.loadModules(); err != nil {
 		cancel()
 		return nil, err
 	}
-	s.findDevices()
+	endModules()
+	s.step("devices", s.findDevices)
 	s.stops = power.Watch(ctx)
-	s.mountData(ctx)
+	s.step("data", func() { s.mountData(ctx) })
 	s.countBoot()
-	s.handOverJoinToken()
-	s.chooseConfig()
+	s.step("jointoken", s.handOverJoinToken)
+	s.step("config", s.chooseConfig)
 	s.setHostname()
 	s.startWatchdog(ctx)
 	s.startClock()
-	s.startFirewall()
-	s.startNetwork(ctx)
-	s.syncClock(ctx)
+	s.step("firewall", s.startFirewall)
+	// The services need /var, the config and the packet filter, not the
+	// network: they start while the uplink and the clock come up.
 	s.startServices(ctx)
+	s.startNetwork(ctx)
+	s.step("clock", func() { s.syncClock(ctx) })
 	go s.reportRSS(ctx, rssReportAfter)
 	go s.reportFirewall(ctx, firewallReportEvery)
+	endInit()
+	s.timeline.AllExpected()
+	go s.finishTimeline(ctx)
 	con.Say("%s", readyLine(info.Version, s.Slot, info.Board, s.degraded))
 	for _, d := range s.degraded {
 		con.Say("%s", d) // again, where the boot's last lines are read
@@ -109,21 +133,7 @@ func Start(ctx context.Context, con *Console, execed time.Time) (*System, error)
 }
 
 func (s *System) loadModules() error {
-	data, err := os.ReadFile(kmod.ListPath)
-	if err != nil {
-		return fmt.Errorf("module list: %w", err)
-	}
-	entries, err := kmod.Parse(data)
-	if err != nil {
-		return err
-	}
-	rep, err := kmod.Load(entries)
-	failed := rep.Failed()
-	s.Console.Say("modules: %d loaded, %d failed in %v", len(rep.Results)-len(failed), len(failed), rep.Duration.Round(time.Millisecond))
-	for _, f := range failed {
-		s.Console.Say("module %s failed: %v", f.Name(), f.Err)
-	}
-	return err
+	return kmod.LoadList(kmod.ListPath, s.Console.Say)
 }
 
 // findDevices waits for the boot disk's partitions and the network
@@ -185,7 +195,12 @@ func (s *System) startWatchdog(ctx context.Context) {
 // Serve waits for a stop request, then stops the system. It returns only
 // if the final reboot(2) fails.
 func (s *System) Serve() error {
-	req := <-s.stops
+	var req power.Request
+	s.serving.Store(true)
+	select {
+	case req = <-s.stops:
+	case req = <-s.rootBad:
+	}
 	s.Console.Say("%s requested by %s", req.Action, req.Cause)
 	return s.Stop(req.Action)
 }
@@ -203,6 +218,7 @@ func (s *System) Stop(a power.Action) error {
 		cancel()
 	}
 	s.cancel()
+	s.writeTimeline() // an unfinished boot's timeline is kept too
 	if s.clockDone != nil {
 		select {
 		case <-s.clockDone:

@@ -39,6 +39,7 @@ func (s *System) startNetwork(ctx context.Context) {
 	}
 	n := s.Config.Network
 	dns := configuredDNS(n)
+	s.timeLink(ctx, n.Interface)
 	if n.Mode == config.ModeStatic {
 		summary, err := netconf.ApplyStatic(n, resolvConf)
 		if err != nil {
@@ -51,6 +52,7 @@ func (s *System) startNetwork(ctx context.Context) {
 	}
 	bound := make(chan struct{})
 	var once sync.Once
+	endLease := s.timeline.Span("lease")
 	d := &netconf.DHCP{
 		Interface: n.Interface, ResolvConf: resolvConf, DNS: dns, Hostname: s.Config.Hostname,
 		OnEvent: func(e netconf.Event) {
@@ -59,6 +61,7 @@ func (s *System) startNetwork(ctx context.Context) {
 				s.allowResolvers(resolvers(dns, e.Lease))
 			}
 			if e.Kind == netconf.EventBound {
+				endLease()
 				once.Do(func() { close(bound) })
 			}
 		},
@@ -122,10 +125,10 @@ func (s *System) syncClock(ctx context.Context) {
 	}()
 }
 
-// buildTime is when the image was made: the initramfs carries the build's
-// fixed timestamp on every file, so /init's is it.
+// buildTime is when the image was made: the root image carries the
+// build's fixed timestamp on every file, so its top directory's is it.
 func buildTime() time.Time {
-	st, err := os.Stat("/init")
+	st, err := os.Stat("/")
 	if err != nil {
 		return time.Time{}
 	}

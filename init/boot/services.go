@@ -29,10 +29,12 @@ func (s *System) startServices(ctx context.Context) {
 	}
 	var mu sync.Mutex
 	started := map[string]bool{}
+	s.expectServices(specs)
 	sup, err := supervise.New(specs, supervise.Options{
 		LogDir: dir, Console: os.Stdout, Starter: s.reaper,
 		OnEvent: func(e supervise.Event) {
 			s.Console.Say("%s", e)
+			s.timeService(ctx, e)
 			if e.Kind != supervise.EventStarted {
 				return
 			}

@@ -9,19 +9,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Why a jail: runc's pivot_root fails with EINVAL when the caller's root
-// is the kernel's initramfs (rootfs has no parent mount), and chroot
-// instead of pivot_root (runc's NoPivotRoot) lets a process with
-// CAP_SYS_ADMIN climb out of the container's root. So the daemon runs in
-// its own mount namespace, chrooted into a recursive bind of "/" mounted
-// at s.Jail: that root is a real mount with a parent, pivot_root works,
-// and containers get the full isolation. The top of the bind is made
-// read-only, like the slot's read-only root DESIGN.md describes; /var,
+// Why a jail: the daemon runs in its own mount namespace, chrooted into a
+// recursive bind of "/" mounted at s.Jail. "/" is the slot's read-only
+// root image (init/rootfs), so the jail is a real mount with a parent and
+// runc's pivot_root works in it (it fails with EINVAL where the root is
+// the kernel's initramfs; chroot instead, runc's NoPivotRoot, lets a
+// process with CAP_SYS_ADMIN climb out of the container's root), and
+// containers get the full isolation. The jail's top is read-only like the
+// image below it, and so is its /etc, which the system keeps in RAM: the
+// daemon has no business changing the gateway's configuration. /var,
 // /run, /tmp and the kernel filesystems stay as they are. Mounts the init's
 // namespace makes later under a shared mount point (the network namespaces
-// edgecore creates for pods) propagate into the jail one way. The daemon's
-// socket and state are on the same filesystems as outside, so clients in
-// the init's namespace see them at the same paths.
+// edgecore creates for pods, their in-memory volumes and IPC namespaces)
+// propagate into the jail one way. The daemon's socket and state are on
+// the same filesystems as outside, so clients in the init's namespace see
+// them at the same paths.
 
 // enterJail must run on the thread that then executes the daemon: the
 // unshare applies to that thread only, and exec carries it over.
@@ -31,8 +33,8 @@ func enterJail(jail string) error {
 		return fmt.Errorf("mount namespace: %w", err)
 	}
 	// Mounts made in this namespace must not leak back into the init's;
-	// mounts under the init's shared points (the pods' network namespaces
-	// in Settings.NetNSDir) must still reach the daemon: slave, not private.
+	// mounts under the init's shared points (Settings.NetNSDir and
+	// PodsRunDir) must still reach the daemon: slave, not private.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a slave: %w", err)
 	}
@@ -45,6 +47,11 @@ func enterJail(jail string) error {
 	ro := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
 	if err := unix.Mount("", jail, "", ro, ""); err != nil {
 		return fmt.Errorf("read-only %s: %w", jail, err)
+	}
+	if etc := jail + "/etc"; isMountPoint(etc) {
+		if err := unix.Mount("", etc, "", ro|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+			return fmt.Errorf("read-only %s: %w", etc, err)
+		}
 	}
 	if err := unix.Chdir(jail); err != nil {
 		return fmt.Errorf("chdir %s: %w", jail, err)

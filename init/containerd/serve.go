@@ -126,11 +126,13 @@ func sharedMountPoint(dir string) error {
 	return nil
 }
 
-// isMountPoint reports whether dir is the root of a mount: its device
-// differs from its parent's, or /proc/self/mountinfo lists it (a bind of a
-// directory onto itself keeps the device).
+// isMountPoint reports whether the calling thread's mount namespace lists
+// dir as a mount point. The thread's own mountinfo is read: after
+// enterJail's unshare the thread's namespace is not the process's
+// (/proc/self names the main thread's), and a bind of a directory onto
+// itself keeps the device, so comparing devices would not do.
 func isMountPoint(dir string) bool {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return false
 	}

@@ -3,6 +3,7 @@ package kmod
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -54,6 +55,27 @@ func Load(entries []Entry) (Report, error) {
 	}
 	rep.Duration = time.Since(start)
 	return rep, firstRequired
+}
+
+// LoadList loads the modules of the load list at path (ListPath in an
+// image) and reports, line by line through say, how many loaded and
+// which failed.
+func LoadList(path string, say func(format string, args ...any)) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("module list: %w", err)
+	}
+	entries, err := Parse(data)
+	if err != nil {
+		return err
+	}
+	rep, err := Load(entries)
+	failed := rep.Failed()
+	say("modules: %d loaded, %d failed in %v", len(rep.Results)-len(failed), len(failed), rep.Duration.Round(time.Millisecond))
+	for _, f := range failed {
+		say("module %s failed: %v", f.Name(), f.Err)
+	}
+	return err
 }
 
 func load(path string) error {

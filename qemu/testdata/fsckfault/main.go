@@ -6,8 +6,9 @@
 //	real     run the real e2fsck, /sbin/e2fsck.real
 //	exitN    print a line and exit N (exit0: "clean" without checking)
 //	kill     die by SIGKILL
-//	noexec   die by SIGKILL after replacing /sbin/e2fsck with a file that
-//	         cannot be executed, so the next run fails to start
+//	noexec   die by SIGKILL after covering /sbin/e2fsck with a file that
+//	         cannot be executed (a bind mount: the root is read-only), so
+//	         the next run fails to start
 //
 // "fsckfault cat FILE" prints FILE, or says it is missing: a service that
 // shows what init wrote in /run.
@@ -25,6 +26,7 @@ const (
 	realFsck = "/sbin/e2fsck.real"
 	self     = "/sbin/e2fsck"
 	counter  = "/run/fsckfault.runs"
+	noexec   = "/run/fsckfault.noexec"
 )
 
 func main() {
@@ -40,8 +42,8 @@ func main() {
 	case step == "kill":
 		die()
 	case step == "noexec":
-		fail(os.WriteFile(self+".tmp", []byte("not a program\n"), 0o755))
-		fail(os.Rename(self+".tmp", self))
+		fail(os.WriteFile(noexec, []byte("not a program\n"), 0o755))
+		fail(syscall.Mount(noexec, self, "", syscall.MS_BIND, ""))
 		die()
 	case strings.HasPrefix(step, "exit"):
 		code, err := strconv.Atoi(strings.TrimPrefix(step, "exit"))

@@ -240,12 +240,15 @@ func withoutToken(raw []byte) ([]byte, error) {
 	return out, nil
 }
 
-// edgecoreService runs edgecore under init, after containerd when the
-// image carries it (edged hands pods to containerd). Healthy while every
-// enabled module runs, as GET /healthz on its inspect socket answers: a
-// module that died for good makes init restart edgecore.
-func edgecoreService(afterContainerd bool) config.Service {
-	s := config.Service{
+// edgecoreService runs edgecore under init, started with containerd,
+// not after it: edgehub's link to the cloud needs no container runtime,
+// and edged waits for containerd to answer by itself (the node stays not
+// ready, naming containerd, until it does), so the gateway is back on
+// its cloud while containerd still starts. Healthy while every enabled
+// module runs, as GET /healthz on its inspect socket answers: a module
+// that died for good makes init restart edgecore.
+func edgecoreService() config.Service {
+	return config.Service{
 		Name: "edgecore",
 		Path: edgecoreBin,
 		Args: []string{
@@ -260,18 +263,18 @@ func edgecoreService(afterContainerd bool) config.Service {
 			"--correct-clock",
 		},
 		Health: config.HealthCheck{
-			Kind:             config.HealthHTTP,
-			URL:              "http://edgecore/healthz",
-			Address:          edgecoreInspectSocket,
-			Interval:         config.Duration(5 * time.Second),
+			Kind:     config.HealthHTTP,
+			URL:      "http://edgecore/healthz",
+			Address:  edgecoreInspectSocket,
+			Interval: config.Duration(5 * time.Second),
+			// Until its modules first run, edgecore is asked often, so
+			// the boot timeline sees it healthy when it is, not at the
+			// next 5 s tick; a check is one local HTTP request.
+			StartInterval:    config.Duration(250 * time.Millisecond),
 			Timeout:          config.Duration(3 * time.Second),
 			FailureThreshold: 3,
 		},
 		Restart:     config.RestartAlways,
 		GracePeriod: config.Duration(15 * time.Second),
 	}
-	if afterContainerd {
-		s.DependsOn = []string{"containerd"}
-	}
-	return s
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/edgegate/edgegate/edgecore/internal/hostctrd"
+	initctrd "github.com/edgegate/edgegate/init/containerd"
 )
 
 // startDaemon runs edgegate's containerd on this machine for the rest of
@@ -19,9 +20,14 @@ func startDaemon(t *testing.T) Settings {
 		t.Skip("no overlay filesystem for containerd's snapshotter")
 	}
 	d := hostctrd.StartForTest(t, hostctrd.RuntimeForTest(t), hostctrd.Options{})
+	return settingsFor(t, d.Settings)
+}
+
+// settingsFor are edged's settings for the daemon of d.
+func settingsFor(t *testing.T, d initctrd.Settings) Settings {
 	s := DefaultSettings()
-	s.Endpoint = "unix://" + d.Settings.Socket
-	s.Root = d.Settings.Root
+	s.Endpoint = "unix://" + d.Socket
+	s.Root = d.Root
 	s.FIFODir = t.TempDir()
 	s.HostsDir = t.TempDir()
 	return s

@@ -38,7 +38,12 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	s := startDaemon(t)
+	return newTestEnvOn(t, startDaemon(t))
+}
+
+// newTestEnvOn is newTestEnv on the daemon of s.
+func newTestEnvOn(t *testing.T, s Settings) *testEnv {
+	t.Helper()
 	s.Namespace = testNamespace
 	reg := registry.Start(t, registry.Options{User: "edge", Password: "s3cret"})
 	writeHosts(t, s.HostsDir, reg.Addr())

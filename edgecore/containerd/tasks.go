@@ -196,19 +196,43 @@ func (r *Runtime) directIO(ctx context.Context, fs *cio.FIFOSet, log Log) (cio.I
 }
 
 // wait returns a channel that receives how the task's process (execID
-// "") or an exec'd process ended; an error ends the wait as well.
+// "") or an exec'd process ended; an error ends the wait as well, but
+// for the daemon going away: containerd restarts, the shim runs the
+// process on, and an exit recorded then would report a running
+// container as dead. The wait is asked again, with a backoff to
+// waitRetryMax, until the daemon answers it or ctx ends.
 func (r *Runtime) wait(ctx context.Context, id, execID string) <-chan exitStatus {
 	ch := make(chan exitStatus, 1)
 	go func() {
-		resp, err := r.tasks.Wait(ctx, &tasksapi.WaitRequest{ContainerID: id, ExecID: execID})
-		if err != nil {
-			ch <- exitStatus{code: 255, err: errgrpc.ToNative(err)}
-			return
+		delay := waitRetryMin
+		for {
+			resp, err := r.tasks.Wait(ctx, &tasksapi.WaitRequest{ContainerID: id, ExecID: execID})
+			if err == nil {
+				ch <- exitStatus{code: resp.GetExitStatus(), at: resp.GetExitedAt().AsTime()}
+				return
+			}
+			err = errgrpc.ToNative(err)
+			if !errdefs.IsUnavailable(err) || ctx.Err() != nil {
+				ch <- exitStatus{code: 255, err: err}
+				return
+			}
+			select {
+			case <-ctx.Done():
+				ch <- exitStatus{code: 255, err: ctx.Err()}
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, waitRetryMax)
 		}
-		ch <- exitStatus{code: resp.GetExitStatus(), at: resp.GetExitedAt().AsTime()}
 	}()
 	return ch
 }
+
+// A wait cut by the daemon going away is asked again after these.
+const (
+	waitRetryMin = 250 * time.Millisecond
+	waitRetryMax = 3 * time.Second
+)
 
 // follow watches the task on a goroutine of its own. Until the watcher
 // has recorded the exit, Stop waits for it, as the CRI's StopContainer

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -158,6 +157,12 @@ type Module struct {
 	// follows: started here, or adopted after an edgecore restart.
 	watched sync.Map
 
+	// gate holds pods and garbage collection back while containerd
+	// does not answer; readyKick asks watchReadiness to look again
+	// (containerd just answered).
+	gate      *runtimeGate
+	readyKick chan struct{}
+
 	mu       sync.Mutex
 	workers  map[string]*worker // by pod key <ns>/pod/<name>
 	counters Counters
@@ -179,7 +184,7 @@ type Counters struct {
 func New(cfg Config, b *bus.Bus) *Module {
 	cfg.defaults()
 	cfg.Events.NodeName = cfg.NodeName
-	return &Module{
+	m := &Module{
 		cfg: cfg, bus: b,
 		vols:    volume.Manager{Root: cfg.PodsDir, RunRoot: cfg.PodsRunDir},
 		backoff: flowcontrol.NewBackOff(10*time.Second, 5*time.Minute),
@@ -190,7 +195,10 @@ func New(cfg Config, b *bus.Bus) *Module {
 
 		tokens:      satoken.New(tokenFetcher(cfg.Objects)),
 		allocatable: &allocatableCache{read: cfg.Allocatable},
+		readyKick:   make(chan struct{}, 1),
 	}
+	m.gate = newRuntimeGate(m.runtimeAnswers, m.kickReadiness)
+	return m
 }
 
 // SetCloudConnected tells edged how to learn whether the cloud is
@@ -211,7 +219,9 @@ func (m *Module) DisabledReason() string {
 // as the desired set (KubeEdge's start-up list), adopts or removes what
 // containerd already runs, then applies what metamanager forwards until
 // ctx ends. Containers keep running when edgecore stops: the next start
-// adopts them.
+// adopts them. containerd may not answer yet (edgecore starts with it):
+// the pods and the first garbage collection wait for it (runtimeGate)
+// and the node is not ready until it answers.
 func (m *Module) Start(ctx context.Context) error {
 	rt, err := containerd.Connect(m.cfg.Runtime)
 	if err != nil {
@@ -400,7 +410,8 @@ func (m *Module) Readiness() (bool, string) {
 	return true, ""
 }
 
-// watchReadiness checks containerd and the pod network every few seconds.
+// watchReadiness checks containerd and the pod network every few
+// seconds, and at once when containerd just answered.
 func (m *Module) watchReadiness(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -427,19 +438,21 @@ func (m *Module) watchReadiness(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-m.readyKick:
 		}
 	}
 }
 
-func (m *Module) checkReady(ctx context.Context) error {
-	// No socket is a down runtime at once; the client would wait for it.
-	if socket := strings.TrimPrefix(m.cfg.Runtime.Endpoint, "unix://"); !exists(socket) {
-		return fmt.Errorf("container runtime is down: no containerd socket at %s", socket)
+func (m *Module) kickReadiness() {
+	select {
+	case m.readyKick <- struct{}{}:
+	default:
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if _, err := m.rt.Version(ctx); err != nil {
-		return fmt.Errorf("container runtime is down: %w", err)
+}
+
+func (m *Module) checkReady(ctx context.Context) error {
+	if err := m.runtimeAnswers(ctx); err != nil {
+		return err
 	}
 	n, err := m.network()
 	if err == nil {

@@ -36,8 +36,9 @@ func (w *worker) prune(ctx context.Context, in instances) {
 
 // housekeeping removes what belongs to no wanted pod, and images when
 // the data partition fills, every minute.
-// The first pass runs at once when the desired set is known, so that a
-// pod deleted while edgecore was down stops now, not in a minute.
+// The first pass runs as soon as the desired set is known and containerd
+// answers, so that a pod deleted while edgecore was down stops now, not
+// in a minute.
 func (m *Module) housekeeping(ctx context.Context, listed bool) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -50,6 +51,9 @@ func (m *Module) housekeeping(ctx context.Context, listed bool) {
 			}
 		}
 		m.tokens.Cleanup() // expired tokens, every minute, as the kubelet's
+		if first && !m.awaitRuntime(ctx) {
+			return
+		}
 		if ok, _ := m.Readiness(); !ok && !first {
 			continue // the runtime is down: nothing to collect, and it says so already
 		}

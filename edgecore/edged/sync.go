@@ -44,11 +44,14 @@ func (in instances) newest(name string) *containerd.Container {
 // connection otherwise, and a worker must not hang on a restarting daemon.
 const runtimeTimeout = 10 * time.Second
 
-// podInstances lists the pod's containers in containerd.
+// podInstances lists the pod's containers in containerd. While
+// containerd does not answer it waits at the gate and asks again: a
+// list it could not get says nothing of what runs.
 func (m *Module) podInstances(ctx context.Context, uid string) (instances, error) {
-	ctx, cancel := context.WithTimeout(ctx, runtimeTimeout)
-	defer cancel()
-	all, err := m.rt.List(ctx, uid)
+	all, err := m.listPod(ctx, uid)
+	if err != nil && m.runtimeAnswers(ctx) != nil && m.awaitRuntime(ctx) {
+		all, err = m.listPod(ctx, uid)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +66,12 @@ func (m *Module) podInstances(ctx context.Context, uid string) (instances, error
 		sort.Slice(l, func(i, j int) bool { return l[i].Attempt() > l[j].Attempt() })
 	}
 	return in, nil
+}
+
+func (m *Module) listPod(ctx context.Context, uid string) ([]containerd.Container, error) {
+	ctx, cancel := context.WithTimeout(ctx, runtimeTimeout)
+	defer cancel()
+	return m.rt.List(ctx, uid)
 }
 
 // syncRunning is the kubelet's SyncPod for a pod that is wanted: network,

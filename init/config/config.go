@@ -43,6 +43,7 @@ type Config struct {
 	Services []Service `json:"services,omitempty"`
 	Watchdog Watchdog  `json:"watchdog"`
 	Firewall Firewall  `json:"firewall"`
+	Trial    Trial     `json:"trial"`
 }
 
 // Network modes.
@@ -121,6 +122,11 @@ type HealthCheck struct {
 	// Interval between checks, Timeout of one check.
 	Interval Duration `json:"interval,omitempty"`
 	Timeout  Duration `json:"timeout,omitempty"`
+	// StartInterval is the interval between the checks of a run before
+	// its first success (Docker's HEALTHCHECK --start-interval): short,
+	// so a service that comes up fast is seen healthy at once and its
+	// dependents start, while Interval keeps the steady checks cheap.
+	StartInterval Duration `json:"startInterval,omitempty"`
 	// FailureThreshold consecutive failures of a service that was healthy
 	// make the supervisor restart it.
 	FailureThreshold int `json:"failureThreshold,omitempty"`

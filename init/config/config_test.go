@@ -139,6 +139,8 @@ func TestParseRejects(t *testing.T) {
 		{"http url", "services:\n  - {name: a, path: /a, health: {kind: http, url: \"https://x/\"}}\n", []string{`services[0].health.url: "https://x/" is not an http:// URL`}},
 		{"unused field", "services:\n  - {name: a, path: /a, health: {kind: none, url: \"http://x/\"}}\n", []string{`services[0].health.url: is set but not used by kind "none"`}},
 		{"negative interval", "services:\n  - {name: a, path: /a, health: {interval: -1s}}\n", []string{"services[0].health.interval: -1s must be positive"}},
+		{"negative start interval", "services:\n  - {name: a, path: /a, health: {startInterval: -1s}}\n", []string{"services[0].health.startInterval: -1s must be positive"}},
+		{"start interval over interval", "services:\n  - {name: a, path: /a, health: {interval: 1s, startInterval: 2s}}\n", []string{"services[0].health.startInterval: 2s is longer than interval 1s"}},
 		{"negative start timeout", "services:\n  - {name: a, path: /a, health: {startTimeout: -1s}}\n", []string{"services[0].health.startTimeout: -1s must be positive"}},
 		{"http socket", "services:\n  - {name: a, path: /a, health: {kind: http, url: \"http://a/healthz\", address: run/a.sock}}\n", []string{`services[0].health.address: "run/a.sock" is not an absolute socket path (kind http`}},
 		{"log size", "services:\n  - {name: a, path: /a, log: {maxBytes: 100}}\n", []string{"services[0].log.maxBytes: 100 is outside"}},
@@ -293,5 +295,32 @@ func writeIf(t *testing.T, path string, content *string) {
 	}
 	if err := os.WriteFile(path, []byte(*content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStartIntervalDefault: checks before the first success default to
+// every 500 ms, never less often than the steady interval, and an
+// explicit value is kept.
+func TestStartIntervalDefault(t *testing.T) {
+	tests := []struct {
+		name   string
+		health string
+		want   time.Duration
+	}{
+		{"default interval", "{kind: tcp, address: \"127.0.0.1:1\"}", DefaultStartInterval},
+		{"long interval", "{kind: tcp, address: \"127.0.0.1:1\", interval: 5s}", DefaultStartInterval},
+		{"interval shorter than the default", "{kind: tcp, address: \"127.0.0.1:1\", interval: 200ms}", 200 * time.Millisecond},
+		{"explicit", "{kind: tcp, address: \"127.0.0.1:1\", interval: 5s, startInterval: 1s}", time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte("services:\n  - {name: a, path: /a, health: " + tt.health + "}\n"))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := c.Services[0].Health.StartInterval.D(); got != tt.want {
+				t.Fatalf("startInterval = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

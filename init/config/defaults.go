@@ -10,6 +10,7 @@ const (
 	DefaultRestart          = RestartAlways
 	DefaultGracePeriod      = 10 * time.Second
 	DefaultHealthInterval   = 2 * time.Second
+	DefaultStartInterval    = 500 * time.Millisecond // capped at the interval
 	DefaultHealthTimeout    = 1 * time.Second
 	DefaultFailureThreshold = 3
 	DefaultStartTimeout     = 3 * time.Minute // generous: a first start on a slow card can take a minute or more
@@ -65,6 +66,7 @@ func (c *Config) ApplyDefaults() {
 		c.Watchdog.Timeout = Duration(DefaultWatchdogTimeout)
 	}
 	c.Firewall.applyDefaults()
+	c.Trial.applyDefaults()
 }
 
 func (s *Service) applyDefaults() {
@@ -80,6 +82,12 @@ func (s *Service) applyDefaults() {
 	}
 	if h.Interval == 0 {
 		h.Interval = Duration(DefaultHealthInterval)
+	}
+	if h.StartInterval == 0 {
+		h.StartInterval = Duration(DefaultStartInterval)
+		if h.Interval > 0 && h.Interval < h.StartInterval {
+			h.StartInterval = h.Interval
+		}
 	}
 	if h.Timeout == 0 {
 		h.Timeout = Duration(DefaultHealthTimeout)

@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	validateServices(&e, c.Services)
 	validateWatchdog(&e, &c.Watchdog)
 	validateFirewall(&e, &c.Firewall)
+	validateTrial(&e, &c.Trial)
 	return errors.Join(e...)
 }
 
@@ -238,6 +239,12 @@ func validateHealth(e *errs, p string, h *HealthCheck) {
 	}
 	if h.Interval.D() <= 0 {
 		e.add(p+".interval", "%s must be positive", h.Interval)
+	}
+	switch si := h.StartInterval.D(); {
+	case si <= 0:
+		e.add(p+".startInterval", "%s must be positive", h.StartInterval)
+	case h.Interval.D() > 0 && si > h.Interval.D():
+		e.add(p+".startInterval", "%s is longer than interval %s (it is for checking more often until the first success)", h.StartInterval, h.Interval)
 	}
 	if h.Timeout.D() <= 0 {
 		e.add(p+".timeout", "%s must be positive", h.Timeout)

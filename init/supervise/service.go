@@ -270,9 +270,10 @@ func killGroup(pgid int, sig unix.Signal) {
 	}
 }
 
-// watchHealth checks the service every interval; the first success marks
-// it healthy (releasing its dependents), and FailureThreshold failures in
-// a row after that are reported on failed. A service not healthy within
+// watchHealth checks the service every start interval until the first
+// success, which marks it healthy (releasing its dependents), and every
+// interval after that; FailureThreshold failures in a row after the
+// first success are reported on failed. A service not healthy within
 // StartTimeout of its start is reported too: left alone it would hold its
 // dependents back for ever.
 func (s *service) watchHealth(ctx context.Context, pid int, failed chan<- Event) {
@@ -297,7 +298,6 @@ func (s *service) watchHealth(ctx context.Context, pid int, failed chan<- Event)
 			return
 		case <-s.sup.clock.After(wait):
 		}
-		wait = h.Interval.D()
 		cctx, cancel := context.WithTimeout(ctx, h.Timeout.D())
 		err := s.check(cctx)
 		cancel()
@@ -305,6 +305,10 @@ func (s *service) watchHealth(ctx context.Context, pid int, failed chan<- Event)
 			return
 		}
 		lastErr = err
+		wait = h.Interval.D()
+		if err != nil && !healthy && h.StartInterval > 0 {
+			wait = h.StartInterval.D()
+		}
 		switch {
 		case err == nil:
 			fails = 0

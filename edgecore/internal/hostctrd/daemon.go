@@ -154,17 +154,24 @@ func (d *Daemon) Root() string { return d.root }
 // before removing it), so that their directories can go. Containers the
 // daemon ran stay unless removed before.
 func (d *Daemon) Stop() error {
-	var err error
+	return errors.Join(d.Interrupt(), unmountUnder(d.Settings.Root, d.Settings.State))
+}
+
+// Interrupt ends the daemon as a restart of containerd on a gateway
+// does: SIGTERM, SIGKILL if it has not ended within stopTimeout. Its
+// containers, their shims and their mounts stay; Start with the same
+// settings brings the daemon back to them.
+func (d *Daemon) Interrupt() error {
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case exit := <-d.done:
 		d.done <- exit
+		return nil
 	case <-time.After(stopTimeout):
 		d.cmd.Process.Kill()
 		d.done <- <-d.done
-		err = fmt.Errorf("containerd did not stop within %s of SIGTERM", stopTimeout)
+		return fmt.Errorf("containerd did not stop within %s of SIGTERM", stopTimeout)
 	}
-	return errors.Join(err, unmountUnder(d.Settings.Root, d.Settings.State))
 }
 
 // LogTail is the end of the daemon's log, for a failed run.

@@ -50,7 +50,12 @@ type node struct {
 
 func newNode(t testing.TB) *node {
 	t.Helper()
-	h := hostrt.Start(t)
+	return newNodeOn(t, hostrt.Start(t))
+}
+
+// newNodeOn is newNode on the runtime h.
+func newNodeOn(t testing.TB, h hostrt.Host) *node {
+	t.Helper()
 	cfg := edged.DefaultConfig()
 	cfg.Enable = true
 	cfg.NodeName = nodeName

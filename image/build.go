@@ -30,7 +30,6 @@ import (
 	"github.com/edgegate/edgegate/image/disk"
 	"github.com/edgegate/edgegate/image/initramfs"
 	"github.com/edgegate/edgegate/image/moddep"
-	"github.com/edgegate/edgegate/image/ubootscr"
 	"github.com/edgegate/edgegate/init/buildinfo"
 	"github.com/edgegate/edgegate/init/jointoken"
 	"github.com/edgegate/edgegate/init/kmod"
@@ -68,6 +67,13 @@ type Options struct {
 	// image/edgecore.go.
 	Edgecore       bool
 	EdgecoreConfig []byte
+	// UpdateKeys are the public keys (PEM files, see image/bundle) the
+	// gateway accepts update bundles from, put into the root image at
+	// bundle.TrustedKeysPath; without them it accepts none.
+	UpdateKeys [][]byte
+	// BuildNumber is the monotonic number recorded in build.json that
+	// update bundles are ordered by; 0 means Epoch (see buildNumber).
+	BuildNumber uint64
 	// Progress receives one line per step; nil discards them.
 	Progress func(format string, args ...any)
 }
@@ -92,6 +98,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 	if o.Epoch == 0 {
 		o.Epoch = DefaultEpoch
+	}
+	if o.BuildNumber == 0 {
+		o.BuildNumber = buildNumber(o.Epoch)
 	}
 	b := o.Board
 	if err := b.Validate(); err != nil {
@@ -127,6 +136,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	if err := o.addSystemFiles(root); err != nil {
+		return Result{}, err
+	}
+	if err := o.addUpdateKeys(root); err != nil {
 		return Result{}, err
 	}
 	initBin, err := o.initBinary(ctx)
@@ -327,7 +339,7 @@ func addRootSystem(root *initramfs.Archive, initBin []byte, o Options) error {
 func (o Options) buildInfo() ([]byte, error) {
 	b := o.Board
 	return buildinfo.Info{
-		Version: o.Version, Board: b.Name, Arch: string(b.Arch), KernelRelease: b.KernelRelease,
+		Version: o.Version, Build: o.BuildNumber, Board: b.Name, Arch: string(b.Arch), KernelRelease: b.KernelRelease,
 		Console: b.Console, Disk: b.Disk, PartSep: b.PartSep, Net: b.Net,
 	}.Marshal()
 }
@@ -345,27 +357,20 @@ func osRelease(o Options) []byte {
 // formatted by init on first boot).
 func (o Options) diskSpec(slot slotFiles, token []byte) (disk.Spec, error) {
 	b := o.Board
-	script, err := renderBootScript(b)
+	script, scr, err := BootScript(b, o.Epoch)
 	if err != nil {
 		return disk.Spec{}, err
 	}
-	arch := ubootscr.ARM64
-	if b.Arch == boards.ARMv7 {
-		arch = ubootscr.ARM
-	}
-	scr, err := ubootscr.Encode(script, arch, "edgegate "+b.Name, uint32(o.Epoch))
-	if err != nil {
-		return disk.Spec{}, err
-	}
-	bootFiles := map[string][]byte{"boot.scr": scr, "boot.cmd": []byte(script), "slot.txt": []byte(initialSlotState)}
+	bootFiles := map[string][]byte{"boot.scr": scr, "boot.cmd": []byte(script)}
 	if token != nil {
 		bootFiles[jointoken.BootFile] = token
 	}
 	id := fnv.New32a()
 	io.WriteString(id, b.Name)
 	return disk.Spec{
-		DiskID: id.Sum32(),
-		Epoch:  o.Epoch,
+		DiskID:  id.Sum32(),
+		Epoch:   o.Epoch,
+		Sectors: initialSlotState(),
 		Partitions: []disk.Partition{
 			{SizeMiB: b.Layout.BootMiB, Type: disk.TypeFAT32LBA, Bootable: true, FAT: &disk.FAT{
 				Label: "EDGEBOOT",

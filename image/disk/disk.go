@@ -55,6 +55,9 @@ type Spec struct {
 	DiskID uint32
 	// Epoch is the timestamp written into FAT directory entries.
 	Epoch int64
+	// Sectors are written raw into the first MiB, before partition 1,
+	// keyed by sector number (1..2047; the slot state records, say).
+	Sectors map[int64][]byte
 }
 
 // Size is the total image size in bytes: the partitions plus the first MiB.
@@ -142,6 +145,14 @@ func finish(dst string, s Spec) error {
 	binary.LittleEndian.PutUint32(id[:], s.DiskID)
 	if _, err := f.WriteAt(id[:], 440); err != nil {
 		return fmt.Errorf("disk id: %w", err)
+	}
+	for n, b := range s.Sectors {
+		if n < 1 || (n+int64(len(b))/SectorSize)*SectorSize > MiB || len(b)%SectorSize != 0 {
+			return fmt.Errorf("sector %d: %d bytes do not fit whole sectors between the MBR and partition 1", n, len(b))
+		}
+		if _, err := f.WriteAt(b, n*SectorSize); err != nil {
+			return fmt.Errorf("sector %d: %w", n, err)
+		}
 	}
 	for i, p := range s.Partitions {
 		if p.FAT == nil {

@@ -118,6 +118,7 @@ func Start(ctx context.Context, con *Console, execed time.Time) (*System, error)
 	// The services need /var, the config and the packet filter, not the
 	// network: they start while the uplink and the clock come up.
 	s.startServices(ctx)
+	s.checkSlot(ctx, string(cmdline))
 	s.startNetwork(ctx)
 	s.step("clock", func() { s.syncClock(ctx) })
 	go s.reportRSS(ctx, rssReportAfter)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgegate/edgegate/boards"
 	"github.com/edgegate/edgegate/image"
+	"github.com/edgegate/edgegate/image/bundle"
 )
 
 func runBuild(ctx context.Context, args []string) error {
@@ -25,6 +26,8 @@ func runBuild(ctx context.Context, args []string) error {
 	withEdgecore := fs.Bool("edgecore", true, "include the edge agent (edgecore) and its configuration")
 	edgecoreCfg := fs.String("edgecore-config", "", "EdgeCore configuration (edgecore.config.kubeedge.io/v1alpha2 YAML) for /etc/kubeedge/config/edgecore.yaml; default: edgecore's defaults with store and certificates under /var/lib/kubeedge and edgehub off")
 	adds := fs.StringArray("add", nil, "add a host file to the image as SRC:DST (repeatable), e.g. a service executable")
+	otaKeys := fs.StringArray("ota-key", nil, "public key file ('edgegate ota keygen') the gateway accepts update bundles from (repeatable); without one it accepts none")
+	buildNum := fs.Uint64("build-number", 0, "monotonic build number recorded in the image, which updates are ordered by (default: the --epoch value)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,10 +68,22 @@ func runBuild(ctx context.Context, args []string) error {
 		}
 		extra = append(extra, f)
 	}
+	var updateKeys [][]byte
+	for _, k := range *otaKeys {
+		data, err := os.ReadFile(k)
+		if err != nil {
+			return fmt.Errorf("--ota-key: %w", err)
+		}
+		// Fail at once, not after the packages are fetched.
+		if _, err := bundle.ParsePublicKey(data); err != nil {
+			return fmt.Errorf("--ota-key %s: %w", k, err)
+		}
+		updateKeys = append(updateKeys, data)
+	}
 	res, err := image.Build(ctx, image.Options{
 		Board: b, Version: *ver, Output: *out, Cache: newCache(*cache),
 		Init: *initBin, Source: *source, Epoch: *epoch, Config: cfg, Extra: extra, Containerd: *withCtrd,
-		Edgecore: *withEdgecore, EdgecoreConfig: ecCfg,
+		Edgecore: *withEdgecore, EdgecoreConfig: ecCfg, UpdateKeys: updateKeys, BuildNumber: *buildNum,
 		Progress: func(format string, a ...any) { klog.Infof(format, a...) },
 	})
 	if err != nil {

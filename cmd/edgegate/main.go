@@ -4,6 +4,8 @@
 //	edgegate boards
 //	edgegate build --board qemu-arm64 -o edgegate.img
 //	edgegate qemu --image edgegate.img [--board NAME] [--until REGEX --timeout 2m]
+//	edgegate ota keygen -o NAME
+//	edgegate ota bundle --board qemu-arm64 --key NAME.key --image edgegate.img -o update.bundle
 package main
 
 import (
@@ -33,6 +35,7 @@ func commands() []command {
 		{"boards", "list the boards edgegate can build for", runBoards},
 		{"build", "build a board's disk image", runBuild},
 		{"qemu", "boot an image under QEMU", runQEMU},
+		{"ota", "over-the-air updates: keygen, bundle", runOTA},
 		{"version", "print the version", func(context.Context, []string) error {
 			fmt.Println("edgegate", version)
 			return nil

@@ -15,7 +15,11 @@ const Path = "/etc/edgegate/build.json"
 
 // Info describes one built image.
 type Info struct {
-	Version       string `json:"version"`
+	Version string `json:"version"`
+	// Build is the monotonic build number (`edgegate build
+	// --build-number`, by default the build's epoch): an update bundle
+	// carries its image's, and a gateway refuses one older than its own.
+	Build         uint64 `json:"build,omitempty"`
 	Board         string `json:"board"`
 	Arch          string `json:"arch"`
 	KernelRelease string `json:"kernelRelease"`

@@ -87,7 +87,7 @@ func (o Options) defaultConfig() ([]byte, error) {
 		c.Services = append(c.Services, containerd.Service())
 	}
 	if o.Edgecore {
-		c.Services = append(c.Services, edgecoreService())
+		c.Services = append(c.Services, edgecoreService(o.Containerd))
 	}
 	if raw, err = yaml.Marshal(c); err != nil {
 		return nil, fmt.Errorf("default config: %w", err)

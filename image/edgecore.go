@@ -240,15 +240,14 @@ func withoutToken(raw []byte) ([]byte, error) {
 	return out, nil
 }
 
-// edgecoreService runs edgecore under init, started with containerd,
-// not after it: edgehub's link to the cloud needs no container runtime,
-// and edged waits for containerd to answer by itself (the node stays not
-// ready, naming containerd, until it does), so the gateway is back on
-// its cloud while containerd still starts. Healthy while every enabled
-// module runs, as GET /healthz on its inspect socket answers: a module
-// that died for good makes init restart edgecore.
-func edgecoreService() config.Service {
-	return config.Service{
+// edgecoreService runs edgecore under init, after containerd when the
+// image carries it: edged waits for containerd by itself, but the pods'
+// run directory must be containerd's shared mount before edged mounts a
+// pod's memory-backed volumes into it. Healthy while every enabled module
+// runs, as GET /healthz on its inspect socket answers: a module that died
+// for good makes init restart edgecore.
+func edgecoreService(afterContainerd bool) config.Service {
+	s := config.Service{
 		Name: "edgecore",
 		Path: edgecoreBin,
 		Args: []string{
@@ -277,4 +276,8 @@ func edgecoreService() config.Service {
 		Restart:     config.RestartAlways,
 		GracePeriod: config.Duration(15 * time.Second),
 	}
+	if afterContainerd {
+		s.DependsOn = []string{"containerd"}
+	}
+	return s
 }

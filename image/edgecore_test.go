@@ -279,7 +279,7 @@ func TestDefaultConfigEdgecoreService(t *testing.T) {
 		{false, false, ""},
 		{true, false, "containerd[]"},
 		{false, true, "edgecore[]"},
-		{true, true, "containerd[] edgecore[]"}, // started together: edged waits for containerd itself
+		{true, true, "containerd[] edgecore[containerd]"},
 	} {
 		o := Options{Board: boards.QEMUArm64(), Containerd: tt.containerd, Edgecore: tt.edgecore}
 		raw, err := o.defaultConfig()

@@ -82,11 +82,6 @@ func checkTimeline(t testing.TB, line string, steps []timeline.Step, want ...str
 		if c.Start > byName["lease"].End {
 			t.Errorf("containerd waited for the DHCP lease: %s", line)
 		}
-		// edgecore starts with containerd: its link to the cloud needs
-		// no container runtime, and edged waits for containerd itself.
-		if e, ok := byName["service:edgecore"]; ok && e.Start >= c.End {
-			t.Errorf("edgecore waited for containerd to be healthy: %s", line)
-		}
 	}
 }
 

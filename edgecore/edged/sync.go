@@ -44,14 +44,10 @@ func (in instances) newest(name string) *containerd.Container {
 // connection otherwise, and a worker must not hang on a restarting daemon.
 const runtimeTimeout = 10 * time.Second
 
-// podInstances lists the pod's containers in containerd. While
-// containerd does not answer it waits at the gate and asks again: a
-// list it could not get says nothing of what runs.
+// podInstances lists the pod's containers in containerd. A list it could
+// not get is an error, never "no containers": the caller tries again.
 func (m *Module) podInstances(ctx context.Context, uid string) (instances, error) {
 	all, err := m.listPod(ctx, uid)
-	if err != nil && m.runtimeAnswers(ctx) != nil && m.awaitRuntime(ctx) {
-		all, err = m.listPod(ctx, uid)
-	}
 	if err != nil {
 		return nil, err
 	}

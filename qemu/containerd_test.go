@@ -205,8 +205,8 @@ func TestContainerd(t *testing.T) {
 			expectWithin(t, m, `ctrjobs: hello from container: arch=`+b.Arch.GOARCH()+` `, ctrdTimeout)
 			expectWithin(t, m, `ctrjobs: container got reply: pong `+token+`\r?\n`, ctrdTimeout)
 			expectWithin(t, m, `ctrjobs: job \d+ ok: run `, ctrdTimeout)
-			expectWithin(t, m, `ctrjobs: killed containerd pid \d+`, ctrdTimeout)
-			expectWithin(t, m, `service containerd exited .*restart in`, ctrdTimeout)
+			// init may see the daemon die before ctrjobs prints that it killed it.
+			expectAnyOrder(t, m, `ctrjobs: killed containerd pid \d+`, `service containerd exited .*restart in`)
 			expectWithin(t, m, `service containerd (started|healthy)`, ctrdTimeout)
 			expectWithin(t, m, `ctrjobs: job \d+ ok: wait-healthy 120`, ctrdTimeout)
 			expectWithin(t, m, `ctrjobs: image `+regexp.QuoteMeta(helloImage)+` sha256:`, ctrdTimeout)

@@ -49,10 +49,8 @@ func TestJoinAndPodLifecycle(t *testing.T) {
 	web := createPod(t, n.name, "web")
 	resource := model.BuildResource(testNamespace, model.ResourceTypePod, "web")
 	waitAcked(t, cloud, n.name, resource, model.InsertOperation, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	pods := kubeClient(t).CoreV1().Pods(testNamespace)
-	patched, err := pods.Patch(ctx, "web", types.MergePatchType, []byte(`{"metadata":{"labels":{"tier":"front"}}}`), metav1.PatchOptions{})
+	patched, err := pods.Patch(apiCtx(t), "web", types.MergePatchType, []byte(`{"metadata":{"labels":{"tier":"front"}}}`), metav1.PatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +101,7 @@ func TestJoinAndPodLifecycle(t *testing.T) {
 	// on this host edged cannot know the containers stopped, so it does
 	// not confirm the deletion (the QEMU tests show it does with one); the
 	// final delete is forced here, and removes the pod from the edge.
-	if err := pods.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+	if err := pods.Delete(apiCtx(t), "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitAcked(t, cloud, n.name, resource, model.UpdateOperation, 2)
@@ -111,7 +109,7 @@ func TestJoinAndPodLifecycle(t *testing.T) {
 		return len(s.Pods) == 1 && s.Pods[0].Terminating
 	})
 	zero := int64(0)
-	if err := pods.Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+	if err := pods.Delete(apiCtx(t), "web", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		t.Fatal(err)
 	}
 	waitAcked(t, cloud, n.name, resource, model.DeleteOperation, 1)
@@ -131,7 +129,7 @@ func TestJoinAndPodLifecycle(t *testing.T) {
 	if len(s.Pods) != 1 || s.Pods[0].Name != "keep" {
 		t.Fatalf("edged after restart: %+v", s.Pods)
 	}
-	if err := pods.Delete(ctx, "keep", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+	if err := pods.Delete(apiCtx(t), "keep", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		t.Fatal(err)
 	}
 }

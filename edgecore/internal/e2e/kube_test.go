@@ -8,6 +8,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -85,13 +86,31 @@ func createPod(t testing.TB, node, name string) *v1.Pod {
 			Containers: []v1.Container{{Name: "c", Image: "nginx"}},
 		},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	created, err := kubeClient(t).CoreV1().Pods(testNamespace).Create(ctx, pod, metav1.CreateOptions{})
+	pods := kubeClient(t).CoreV1().Pods(testNamespace)
+	created, err := pods.Create(apiCtx(t), pod, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The API server is shared by the package's tests: a test that fails
+	// half way must not leave its pod to the next one.
+	t.Cleanup(func() {
+		zero := int64(0)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+			t.Logf("cleanup: delete pod %s: %v", name, err)
+		}
+	})
 	return created
+}
+
+// apiCtx bounds one call to the API server. Each call gets its own: a
+// context shared by a test's calls runs out on a loaded machine although
+// no single call was slow.
+func apiCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // downstreamFor returns the messages the cloud sent node for resource

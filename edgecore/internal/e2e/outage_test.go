@@ -39,8 +39,8 @@ func TestCloudOutageWithRestart(t *testing.T) {
 		_, err := c.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
 		return err == nil, err
 	})
-	createPod(t, n.name, "keep")
-	resource := model.BuildResource(testNamespace, model.ResourceTypePod, "keep")
+	createPod(t, n.name, "outlast")
+	resource := model.BuildResource(testNamespace, model.ResourceTypePod, "outlast")
 	waitAcked(t, cloud, n.name, resource, model.InsertOperation, 1)
 	// The lease is created about 10 s after connecting; the outage must
 	// find it there to show that renewals resume afterwards.
@@ -96,7 +96,7 @@ func TestCloudOutageWithRestart(t *testing.T) {
 		}
 	})
 	p2.stop(t)
-	if pods := n.podRows(t); !strings.Contains(pods[resource], `"name":"keep"`) {
+	if pods := n.podRows(t); !strings.Contains(pods[resource], `"name":"outlast"`) {
 		t.Fatalf("acked pod lost across outage and restart: %v", pods)
 	}
 }

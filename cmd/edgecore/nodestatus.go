@@ -36,6 +36,7 @@ func nodeStatusConfig(cfg *config.EdgeCoreConfig) nodestatus.Config {
 	if e.RootDirectory != "" {
 		out.Machine.FSPath = e.RootDirectory
 	}
+	out.Machine.UpdateStatusFile = e.UpdateStatusFile
 	out.MaxPods = k.MaxPods
 	out.UpdateFrequency = k.NodeStatusUpdateFrequency
 	out.ReportFrequency = k.NodeStatusReportFrequency

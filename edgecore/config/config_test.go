@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,6 +58,7 @@ func TestDefaultsMatchKubeEdge(t *testing.T) {
 		"tlsCaFile: /var/lib/kubeedge/ca/rootCA.crt", "httpServer: https://127.0.0.1:10002",
 		"maxPods: 110", "nodeStatusReportFrequency: 5m0s", "nodeLeaseDurationSeconds: 40", "memory.available: 100Mi",
 		"reportEvent: false", "eventRecordQPS: 50", "eventBurst: 100",
+		"updateStatusFile: /var/lib/edgegate/update/status.json",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("default config lacks %q", want)
@@ -96,6 +98,31 @@ modules:
 	}
 }
 
+// modules.edged.updateStatusFile is edgegate's own: a file without it
+// (every file KubeEdge's tools write) reads the default path; a path set
+// is kept, and an empty one turns the EdgegateUpdate condition off.
+func TestUpdateStatusFile(t *testing.T) {
+	head := "kind: EdgeCore\napiVersion: " + APIVersion + "\nmodules:\n  edged:\n    hostnameOverride: edge-1\n"
+	for _, tt := range []struct{ name, line, want string }{
+		{"left out", "", DefaultUpdateStatusFile},
+		{"set", "    updateStatusFile: /data/update/status.json\n", "/data/update/status.json"},
+		{"empty", "    updateStatusFile: \"\"\n", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(head + tt.line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Modules.Edged.UpdateStatusFile; got != tt.want {
+				t.Fatalf("updateStatusFile %q, want %q", got, tt.want)
+			}
+			if slices.Contains(cfg.IgnoredFields, "modules.edged.updateStatusFile") {
+				t.Fatalf("updateStatusFile listed as ignored: %v", cfg.IgnoredFields)
+			}
+		})
+	}
+}
+
 func TestBadConfigNamesFieldAndValue(t *testing.T) {
 	tests := []struct {
 		name string
@@ -121,6 +148,9 @@ func TestBadConfigNamesFieldAndValue(t *testing.T) {
 		{"nested kubelet flags", "modules:\n  edged:\n    tailoredKubeletFlag:\n      hostnameOverride: edge-1\n", []string{
 			`modules.edged.tailoredKubeletFlag: unknown field`, "sit directly under modules.edged"}},
 		{"node IP", "modules:\n  edged:\n    nodeIP: 10.0.0.300\n", []string{`modules.edged.nodeIP: invalid value "10.0.0.300"`}},
+		{"update status file", "modules:\n  edged:\n    updateStatusFile: update/status.json\n", []string{
+			`modules.edged.updateStatusFile: invalid value "update/status.json": must be an absolute file path`}},
+		{"update status file type", "modules:\n  edged:\n    updateStatusFile: [a, b]\n", []string{"updateStatusFile"}},
 		{"status frequency", "modules:\n  edged:\n    tailoredKubeletConfig:\n      nodeStatusUpdateFrequency: often\n", []string{
 			`modules.edged.tailoredKubeletConfig.nodeStatusUpdateFrequency: invalid value "often"`}},
 		{"lease duration", "modules:\n  edged:\n    tailoredKubeletConfig:\n      nodeLeaseDurationSeconds: 2.5\n", []string{

@@ -21,6 +21,9 @@ const (
 	DefaultKeyFile           = DefaultStateDir + "/certs/server.key"
 	DefaultRegisterNamespace = "default"
 	DefaultRootDirectory     = "/var/lib/kubelet"
+	// DefaultUpdateStatusFile is where edgegate's update service keeps
+	// the slot state and the outcome of the last update.
+	DefaultUpdateStatusFile = "/var/lib/edgegate/update/status.json"
 	// DefaultMaxMessageSize (modules.edgeHub.websocket.maxMessageSize) fits
 	// the largest Kubernetes object (etcd's 1.5 MiB) with room.
 	DefaultMaxMessageSize = 8 << 20
@@ -45,6 +48,7 @@ func NewDefault() *EdgeCoreConfig {
 					PodSandboxImage:  "kubeedge/pause:3.6",
 				},
 				TailoredKubeletConfig: defaultKubeletConfig(),
+				UpdateStatusFile:      DefaultUpdateStatusFile,
 			},
 			EdgeHub: &EdgeHub{
 				Enable:             true,

@@ -56,7 +56,7 @@ func checkUpstreamFile(t *testing.T, cfg *EdgeCoreConfig, rel, file string) {
 		k.NodeLeaseDuration != 40*time.Second || k.EvictionHard["memory.available"] != (Threshold{Quantity: 100 << 20}) ||
 		k.ContainerRuntimeEndpoint != "unix:///run/containerd/containerd.sock" ||
 		k.ImageGCHighThresholdPercent != 85 || k.ImageGCLowThresholdPercent != 80 || k.ContainerLogMaxSize != 10<<20 || k.ContainerLogMaxFiles != 5 ||
-		k.EventRecordQPS != 50 || k.EventBurst != 100 || e.ReportEvent {
+		k.EventRecordQPS != 50 || k.EventBurst != 100 || e.ReportEvent || e.UpdateStatusFile != DefaultUpdateStatusFile {
 		t.Errorf("edged: %+v, kubelet %+v", e.TailoredKubeletFlag, k)
 	}
 	if e.TailoredKubeletConfig["staticPodPath"] != "/etc/kubeedge/manifests" {

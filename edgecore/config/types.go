@@ -71,6 +71,11 @@ type Edged struct {
 	TailoredKubeletFlag
 	CustomInterfaceName   string `json:"customInterfaceName,omitempty"`
 	RegisterNodeNamespace string `json:"registerNodeNamespace,omitempty"`
+	// UpdateStatusFile is edgegate's own: the update service's outcome
+	// file, read at every node status update to report the node condition
+	// EdgegateUpdate (default DefaultUpdateStatusFile). An absolute path;
+	// "" reports no such condition.
+	UpdateStatusFile string `json:"updateStatusFile,omitempty"`
 }
 
 // TailoredKubeletFlag holds the kubelet flags KubeEdge keeps, inlined in

@@ -50,6 +50,9 @@ func (c *EdgeCoreConfig) Validate() error {
 		if d := e.RootDirectory; d != "" {
 			v.check(filepath.IsAbs(d), "modules.edged.rootDirectory", d, "must be an absolute path")
 		}
+		if f := e.UpdateStatusFile; f != "" {
+			v.check(filepath.IsAbs(f), "modules.edged.updateStatusFile", f, "must be an absolute file path (or empty: no EdgegateUpdate condition)")
+		}
 		_, kerrs := e.kubelet()
 		v.errs = append(v.errs, kerrs...)
 	}

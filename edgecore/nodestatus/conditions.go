@@ -78,7 +78,9 @@ func pastStoreResetMessage(r *dbm.Reset, reportFor time.Duration) string {
 
 // sameCondition reports whether c continues old, so that its
 // lastTransitionTime stays: the same status and, for StoreReset, the same
-// reset.
+// reset; for EdgegateUpdate, the same reason (Unknown is both an update in
+// progress and a trial).
 func sameCondition(old, c v1.NodeCondition) bool {
-	return old.Status == c.Status && (c.Type != StoreReset || old.Message == c.Message)
+	return old.Status == c.Status && (c.Type != StoreReset || old.Message == c.Message) &&
+		(c.Type != EdgegateUpdate || old.Reason == c.Reason)
 }

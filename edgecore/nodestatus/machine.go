@@ -45,6 +45,9 @@ type Facts struct {
 	FirewallDegraded string
 	// StoreReset is the last corrupt store moved aside; nil if none.
 	StoreReset *dbm.Reset
+	// Update is the update service's outcome file; nil when there is
+	// none (or none is configured).
+	Update *UpdateReport
 }
 
 // DefaultDegradedVarFile is where init says, in one line, why /var fell
@@ -75,6 +78,9 @@ type Machine struct {
 	// StorePath is edgecore's store, whose corrupt predecessors dbm keeps
 	// moved aside beside it; empty: none reported.
 	StorePath string
+	// UpdateStatusFile is the update service's outcome file
+	// (modules.edged.updateStatusFile); empty: not read.
+	UpdateStatusFile string
 }
 
 // Facts reads everything at once. Identity fields that cannot be read are
@@ -102,6 +108,9 @@ func (m Machine) Facts() (Facts, error) {
 	f.VarDegraded = m.degradedReason(m.DegradedVarFile, DefaultDegradedVarFile, "/var is not on the data partition")
 	f.FirewallDegraded = m.degradedReason(m.DegradedFirewallFile, DefaultDegradedFirewallFile, "the input filter is not installed")
 	f.StoreReset = m.lastStoreReset()
+	if m.UpdateStatusFile != "" {
+		f.Update = readUpdateStatus(m.path(m.UpdateStatusFile))
+	}
 	return f, nil
 }
 

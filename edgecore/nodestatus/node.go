@@ -83,6 +83,8 @@ type nodeBuilder struct {
 	// condition stays True for PressureTransition (the kubelet's
 	// evictionPressureTransitionPeriod) instead of flapping.
 	lastPressure map[v1.NodeConditionType]time.Time
+	// update follows the update service's outcome file.
+	update updateTracker
 }
 
 // BoardLabel names the gateway's board (qemu-arm64, rpi4, …), so that
@@ -155,7 +157,8 @@ func (b *nodeBuilder) Status(f Facts, prev *v1.NodeStatus, now time.Time) v1.Nod
 }
 
 // conditions are the gateway's own (conditions.go), then MemoryPressure,
-// DiskPressure, PIDPressure and Ready, in the kubelet's order and words.
+// DiskPressure, PIDPressure and Ready, in the kubelet's order and words,
+// then EdgegateUpdate where the update service reports (update.go).
 func (b *nodeBuilder) conditions(f Facts, prev *v1.NodeStatus, now time.Time) []v1.NodeCondition {
 	mem, disk, pid := b.eviction.pressures(f)
 	ready, why := b.readiness()
@@ -178,6 +181,9 @@ func (b *nodeBuilder) conditions(f Facts, prev *v1.NodeStatus, now time.Time) []
 			"KubeletHasInsufficientPID", "kubelet has insufficient PID available",
 			"KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 		readyCond,
+	}
+	if c, ok := b.update.condition(f.Update, now); ok {
+		out = append(out, c)
 	}
 	for i := range out {
 		out[i].LastHeartbeatTime = metav1.NewTime(now)

@@ -180,6 +180,7 @@ modules:
   edged:
     enable: %[10]v
     hostnameOverride: %[2]s%[11]s
+    updateStatusFile: %[1]s/update/status.json
     tailoredKubeletConfig:
       nodeStatusUpdateFrequency: 1s
 %[8]s
@@ -207,6 +208,11 @@ modules:
 
 // bootstrapFile is where this node's keadm would leave the join token.
 func (n *node) bootstrapFile() string { return filepath.Join(n.dir, "bootstrap-edgecore.conf") }
+
+// updateStatusFile is where this node reads the update service's outcome
+// (modules.edged.updateStatusFile): under the test's directory, so that no
+// test reads the host's.
+func (n *node) updateStatusFile() string { return filepath.Join(n.dir, "update", "status.json") }
 
 // socket is edgecore's inspection socket.
 func (n *node) socket() string { return filepath.Join(n.dir, "inspect.sock") }

@@ -71,6 +71,13 @@ type Options struct {
 	// gateway accepts update bundles from, put into the root image at
 	// bundle.TrustedKeysPath; without them it accepts none.
 	UpdateKeys [][]byte
+	// UpdateClients are the public keys (PEM files, as for UpdateKeys) of
+	// the operators allowed to push updates. When set, the image carries
+	// the update service (cmd/edgegate-update) as service `update` on
+	// UpdatePort (0: update.DefaultPort), open in the firewall; see
+	// image/updateservice.go.
+	UpdateClients [][]byte
+	UpdatePort    int
 	// BuildNumber is the monotonic number recorded in build.json that
 	// update bundles are ordered by; 0 means Epoch (see buildNumber).
 	BuildNumber uint64
@@ -133,6 +140,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	if err := o.addEdgecore(ctx, root); err != nil {
+		return Result{}, err
+	}
+	if err := o.addUpdateService(ctx, root); err != nil {
 		return Result{}, err
 	}
 	if err := o.addSystemFiles(root); err != nil {

@@ -57,6 +57,10 @@ func (o Options) addSystemFiles(arc *initramfs.Archive) error {
 			return err
 		}
 	}
+	raw, err := o.withUpdateService(raw)
+	if err != nil {
+		return err
+	}
 	cfg, err := CheckConfig(raw)
 	if err != nil {
 		return err

@@ -41,11 +41,17 @@ func (o Options) addUpdateKeys(root *initramfs.Archive) error {
 // one ed25519 public key per file, is refused: the root image is readable
 // by whoever holds a card.
 func UpdateKeysFile(files [][]byte) ([]byte, []string, error) {
+	return keysFile("update key", files)
+}
+
+// keysFile is a file of public keys, each once, sorted by key ID; what
+// names a key in an error ("update key 2").
+func keysFile(what string, files [][]byte) ([]byte, []string, error) {
 	keys := map[string]bundle.PublicKey{}
 	for i, f := range files {
 		k, err := bundle.ParsePublicKey(f)
 		if err != nil {
-			return nil, nil, fmt.Errorf("update key %d: %w", i+1, err)
+			return nil, nil, fmt.Errorf("%s %d: %w", what, i+1, err)
 		}
 		keys[k.ID.String()] = k
 	}

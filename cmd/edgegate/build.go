@@ -10,6 +10,7 @@ import (
 	"github.com/edgegate/edgegate/boards"
 	"github.com/edgegate/edgegate/image"
 	"github.com/edgegate/edgegate/image/bundle"
+	"github.com/edgegate/edgegate/init/update"
 )
 
 func runBuild(ctx context.Context, args []string) error {
@@ -27,6 +28,8 @@ func runBuild(ctx context.Context, args []string) error {
 	edgecoreCfg := fs.String("edgecore-config", "", "EdgeCore configuration (edgecore.config.kubeedge.io/v1alpha2 YAML) for /etc/kubeedge/config/edgecore.yaml; default: edgecore's defaults with store and certificates under /var/lib/kubeedge and edgehub off")
 	adds := fs.StringArray("add", nil, "add a host file to the image as SRC:DST (repeatable), e.g. a service executable")
 	otaKeys := fs.StringArray("ota-key", nil, "public key file ('edgegate ota keygen') the gateway accepts update bundles from (repeatable); without one it accepts none")
+	otaClients := fs.StringArray("ota-client", nil, "public key file ('edgegate ota keygen') of an operator allowed to push updates (repeatable); with one, the image runs the update service")
+	otaPort := fs.Int("ota-port", update.DefaultPort, "port of the update service (with --ota-client)")
 	buildNum := fs.Uint64("build-number", 0, "monotonic build number recorded in the image, which updates are ordered by (default: the --epoch value)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,10 +83,18 @@ func runBuild(ctx context.Context, args []string) error {
 		}
 		updateKeys = append(updateKeys, data)
 	}
+	updateClients, err := readPublicKeys("--ota-client", *otaClients)
+	if err != nil {
+		return err
+	}
+	if *otaPort < 1 || *otaPort > 65535 {
+		return fmt.Errorf("--ota-port %d: outside 1..65535", *otaPort)
+	}
 	res, err := image.Build(ctx, image.Options{
 		Board: b, Version: *ver, Output: *out, Cache: newCache(*cache),
 		Init: *initBin, Source: *source, Epoch: *epoch, Config: cfg, Extra: extra, Containerd: *withCtrd,
 		Edgecore: *withEdgecore, EdgecoreConfig: ecCfg, UpdateKeys: updateKeys, BuildNumber: *buildNum,
+		UpdateClients: updateClients, UpdatePort: *otaPort,
 		Progress: func(format string, a ...any) { klog.Infof(format, a...) },
 	})
 	if err != nil {
@@ -92,4 +103,21 @@ func runBuild(ctx context.Context, args []string) error {
 	fmt.Printf("%s: board %s, %d MiB, initramfs %d bytes (init %d, %d modules), kernel %d bytes\nsha256 %s\n",
 		res.Output, b.Name, res.ImageSize>>20, res.InitramfsSize, res.InitSize, res.Modules, res.KernelSize, res.SHA256)
 	return nil
+}
+
+// readPublicKeys reads public key files given to flag, checking each at
+// once rather than after the packages are fetched.
+func readPublicKeys(flag string, files []string) ([][]byte, error) {
+	var keys [][]byte
+	for _, k := range files {
+		data, err := os.ReadFile(k)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		if _, err := bundle.ParsePublicKey(data); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", flag, k, err)
+		}
+		keys = append(keys, data)
+	}
+	return keys, nil
 }

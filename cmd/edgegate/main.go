@@ -6,6 +6,9 @@
 //	edgegate qemu --image edgegate.img [--board NAME] [--until REGEX --timeout 2m]
 //	edgegate ota keygen -o NAME
 //	edgegate ota bundle --board qemu-arm64 --key NAME.key --image edgegate.img -o update.bundle
+//	edgegate ota push --target HOST --key NAME.key update.bundle
+//	edgegate ota pull --target HOST --key NAME.key URL
+//	edgegate ota status --target HOST --key NAME.key
 package main
 
 import (
@@ -35,7 +38,7 @@ func commands() []command {
 		{"boards", "list the boards edgegate can build for", runBoards},
 		{"build", "build a board's disk image", runBuild},
 		{"qemu", "boot an image under QEMU", runQEMU},
-		{"ota", "over-the-air updates: keygen, bundle", runOTA},
+		{"ota", "over-the-air updates: keygen, bundle, push, pull, status", runOTA},
 		{"version", "print the version", func(context.Context, []string) error {
 			fmt.Println("edgegate", version)
 			return nil

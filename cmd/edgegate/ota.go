@@ -20,9 +20,11 @@ const slotAPartition = 2
 
 // runOTA dispatches the update subcommands.
 func runOTA(ctx context.Context, args []string) error {
-	sub := map[string]func(context.Context, []string) error{"keygen": runKeygen, "bundle": runBundle}
+	sub := map[string]func(context.Context, []string) error{
+		"keygen": runKeygen, "bundle": runBundle, "push": runPush, "pull": runPull, "status": runStatus,
+	}
 	if len(args) == 0 || sub[args[0]] == nil {
-		return fmt.Errorf("usage: edgegate ota keygen|bundle [flags] (see 'edgegate ota keygen --help')")
+		return fmt.Errorf("usage: edgegate ota keygen|bundle|push|pull|status [flags] (see 'edgegate ota keygen --help')")
 	}
 	return sub[args[0]](ctx, args[1:])
 }

@@ -178,8 +178,8 @@ func TestOTABadInvocations(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no subcommand", []string{"ota"}, "usage: edgegate ota keygen|bundle"},
-		{"unknown subcommand", []string{"ota", "push"}, "usage: edgegate ota keygen|bundle"},
+		{"no subcommand", []string{"ota"}, "usage: edgegate ota keygen|bundle|push|pull|status"},
+		{"unknown subcommand", []string{"ota", "frob"}, "usage: edgegate ota keygen|bundle|push|pull|status"},
 		{"keygen without a name", []string{"ota", "keygen"}, "-o NAME"},
 		{"keygen into a missing directory", []string{"ota", "keygen", "-o", filepath.Join(dir, "none", "k")}, "no such file or directory"},
 		{"bundle without a key", bundleArgs("--board", "qemu-arm64", "--image", img), "--key is required"},

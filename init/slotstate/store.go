@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Device is the boot disk, or a file standing for it.
@@ -89,6 +91,13 @@ func WriteInitial(w io.WriterAt) error {
 // Store reads and changes the state on a boot disk. Each change is one
 // sector write over the copy that is not current, made durable before
 // the change returns.
+//
+// init (its trial commit) and the update service are two processes that
+// change the same record. A change reads the current copy and writes the
+// other, so two changes interleaved would both write the same sequence
+// number and one of them would be lost. Each read-modify-write therefore
+// holds an exclusive flock on the device (shared for a read), when the
+// device is a file; the mutex orders the Store's own callers.
 type Store struct {
 	mu  sync.Mutex
 	dev Device
@@ -118,8 +127,11 @@ func (s *Store) Close() error {
 // Load returns the current state (Initial with ErrUnreadable when both
 // copies are bad).
 func (s *Store) Load() (State, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock(unix.LOCK_SH)
+	if err != nil {
+		return State{}, err
+	}
+	defer unlock()
 	p, err := ReadPair(s.dev)
 	if err != nil {
 		return State{}, err
@@ -153,8 +165,11 @@ func (s *Store) Commit(running Slot) (State, error) {
 // torn write cannot leave none; with both bad it writes Initial (what the
 // boot script booted). It returns the state and whether it wrote.
 func (s *Store) Repair() (State, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock(unix.LOCK_EX)
+	if err != nil {
+		return State{}, false, err
+	}
+	defer unlock()
 	p, err := ReadPair(s.dev)
 	if err != nil {
 		return State{}, false, err
@@ -175,8 +190,11 @@ func (s *Store) Repair() (State, bool, error) {
 // other copy. Unreadable copies count as Initial, as the boot script
 // treats them.
 func (s *Store) change(f func(State) (State, bool, error)) (State, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock(unix.LOCK_EX)
+	if err != nil {
+		return State{}, err
+	}
+	defer unlock()
 	p, err := ReadPair(s.dev)
 	if err != nil {
 		return State{}, err
@@ -188,6 +206,31 @@ func (s *Store) change(f func(State) (State, bool, error)) (State, error) {
 	}
 	// Both bad: either copy; otherwise the one that is not current.
 	return n, s.write(1-max(p.Current(), 0), n)
+}
+
+// lock takes the Store's mutex and, when the device is a file, a flock of
+// kind how (LOCK_SH or LOCK_EX) on it; unlock releases both.
+func (s *Store) lock(how int) (unlock func(), err error) {
+	s.mu.Lock()
+	f, ok := s.dev.(interface{ Fd() uintptr })
+	if !ok {
+		return s.mu.Unlock, nil
+	}
+	fd := int(f.Fd())
+	for {
+		err = unix.Flock(fd, how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("slot state: locking the device: %w", err)
+	}
+	return func() {
+		_ = unix.Flock(fd, unix.LOCK_UN) // closing the device releases it too
+		s.mu.Unlock()
+	}, nil
 }
 
 func (s *Store) write(copyIdx int, st State) error {

@@ -65,6 +65,7 @@ type UpdateOutcome struct {
 	Build   uint64    `json:"build"`
 	Slot    string    `json:"slot"`
 	Error   string    `json:"error"`
+	Seq     uint64    `json:"seq"` // the slot state's seq when it ended; 0: not recorded
 }
 
 // Last events of the slot state, as the service names them.
@@ -227,11 +228,21 @@ func updateCondition(s UpdateStatus, since time.Time) v1.NodeCondition {
 	default: // built, committed, or invalidated: an update of the other slot that did not complete
 		c.Status, c.Reason, c.Message = v1.ConditionTrue, updateCommitted, running
 	}
-	if o := s.LastUpdate; o != nil && o.Error != "" && (since.IsZero() || o.Time.After(since)) {
+	if o := s.LastUpdate; o != nil && o.Error != "" && o.current(s.Seq, since) {
 		c.Message += "; last update refused: " + o.Error
 	}
 	c.Message = clip(c.Message)
 	return c
+}
+
+// current says whether the outcome still describes a slot state at seq:
+// by the seq the service recorded with it, or, for a file without one,
+// by its time against when the state was last seen to change.
+func (o *UpdateOutcome) current(seq uint64, since time.Time) bool {
+	if o.Seq != 0 {
+		return o.Seq == seq
+	}
+	return since.IsZero() || o.Time.After(since)
 }
 
 // writtenVersion names the version written into the armed slot, when the

@@ -238,6 +238,27 @@ func TestUpdateConditionRefusalOlderThanState(t *testing.T) {
 	}
 }
 
+// An outcome that carries the slot state's seq is named exactly while the
+// state is the one it left, also on the first read after edgecore starts.
+func TestUpdateConditionRefusalBySeq(t *testing.T) {
+	refused := strings.Replace(invalidatedB, `"reason":"read-back"}`, `"reason":"read-back","seq":2}`, 1)
+	movedOn := strings.Replace(refused, `"seq":2,"fingerprint"`, `"seq":5,"fingerprint"`, 1)
+	for _, tc := range []struct {
+		name, file string
+		named      bool
+	}{
+		{"state unchanged", refused, true},
+		{"state moved on", movedOn, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newUpdateTicks(t).tick(ptr(tc.file))
+			if got := strings.Contains(c.Message, "last update refused"); got != tc.named {
+				t.Fatalf("message %q: refusal named %v, want %v", c.Message, got, tc.named)
+			}
+		})
+	}
+}
+
 // An unreadable file is logged once when it becomes so, again when the
 // problem changes, and once when it is readable again; never per update.
 func TestUpdateConditionLogsChanges(t *testing.T) {

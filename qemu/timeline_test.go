@@ -17,7 +17,7 @@ var timelineLine = regexp.MustCompile(`edgegate: (timeline [^\r\n]*)\r?\n`)
 
 // bootSteps are the steps every boot's timeline has, whatever runs on the
 // gateway (the services add theirs).
-var bootSteps = []string{"kernel", "init", "mounts", "modules", "devices", "data", "config", "firewall", "link", "lease", "clock"}
+var bootSteps = []string{"kernel", "init", "mounts", "modules", "devices", "growpart", "data", "growfs", "config", "firewall", "link", "lease", "clock"}
 
 // waitTimeline waits for the boot's timeline line on m's console, wherever
 // it is (it comes once every step ended, among the services' lines), and

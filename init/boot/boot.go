@@ -42,6 +42,7 @@ type System struct {
 	stops    <-chan power.Request
 	reaper   *supervise.Reaper
 	dataOK   bool
+	grewPart bool // this boot grew the data partition (growpart.go)
 	watchdog *watchdog.Watchdog
 	clock    *clock.Keeper
 	// clockDone is closed when the clock's last save is done.
@@ -107,7 +108,9 @@ func Start(ctx context.Context, con *Console, execed time.Time) (*System, error)
 	endModules()
 	s.step("devices", s.findDevices)
 	s.stops = power.Watch(ctx)
+	s.step("growpart", s.growPartition)
 	s.step("data", func() { s.mountData(ctx) })
+	s.step("growfs", s.growFilesystem)
 	s.countBoot()
 	s.step("jointoken", s.handOverJoinToken)
 	s.step("config", s.chooseConfig)

@@ -12,6 +12,11 @@ import (
 // the format record.
 const recordSize = 4096
 
+// RecordSize is how many bytes at the partition's end the format record
+// takes: the filesystem stops short of them, and a grown partition
+// (init/growpart) carries them to its new end.
+const RecordSize = recordSize
+
 const (
 	recordMagic      = "EDGEGATE-DATA-FORMAT\n"
 	recordFormatting = recordMagic + "state: formatting\n"

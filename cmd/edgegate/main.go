@@ -4,6 +4,7 @@
 //	edgegate boards
 //	edgegate build --board qemu-arm64 -o edgegate.img
 //	edgegate qemu --image edgegate.img [--board NAME] [--until REGEX --timeout 2m]
+//	edgegate flash --device /dev/sdX edgegate.img
 //	edgegate ota keygen -o NAME
 //	edgegate ota bundle --board qemu-arm64 --key NAME.key --image edgegate.img -o update.bundle
 //	edgegate ota push --target HOST --key NAME.key update.bundle
@@ -39,6 +40,7 @@ func commands() []command {
 		{"build", "build a board's disk image", runBuild},
 		{"qemu", "boot an image under QEMU", runQEMU},
 		{"ota", "over-the-air updates: keygen, bundle, push, pull, status", runOTA},
+		{"flash", "write an image to an SD card, USB drive or file, and verify it", runFlash},
 		{"version", "print the version", func(context.Context, []string) error {
 			fmt.Println("edgegate", version)
 			return nil

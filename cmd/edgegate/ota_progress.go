@@ -25,10 +25,13 @@ type progressBar struct {
 	start    time.Time
 	drawn    time.Time // last redraw, on a terminal
 	tenths   int64     // last tenth printed, otherwise
+	label    string    // the plain lines' first word
+	title    string    // shown before the bar, if set
+	timeLeft bool      // estimate the time left from the rate so far
 }
 
 func newProgressBar(w io.Writer, terminal bool, now func() time.Time) *progressBar {
-	return &progressBar{w: w, terminal: terminal, now: now, start: now(), tenths: -1}
+	return &progressBar{w: w, terminal: terminal, now: now, start: now(), tenths: -1, label: "sent"}
 }
 
 // update is the Push progress callback.
@@ -60,18 +63,22 @@ func (p *progressBar) line(sent, total int64, t time.Time, bar bool) string {
 	rate := ""
 	if d := t.Sub(p.start).Seconds(); d > 0 {
 		rate = fmt.Sprintf("  %.1f MiB/s", mib(sent)/d)
+		if p.timeLeft && sent > 0 && sent < total {
+			left := time.Duration(d * float64(total-sent) / float64(sent) * float64(time.Second))
+			rate += fmt.Sprintf("  %d:%02d left", int(left.Minutes()), int(left.Seconds())%60)
+		}
 	}
 	if total <= 0 {
-		return fmt.Sprintf("sent %.1f MiB%s", mib(sent), rate)
+		return fmt.Sprintf("%s %.1f MiB%s", p.label, mib(sent), rate)
 	}
 	pct := sent * 100 / total
 	s := fmt.Sprintf("%3d%%  %.1f/%.1f MiB%s", pct, mib(sent), mib(total), rate)
 	if !bar {
-		return "sent " + s
+		return p.label + " " + s
 	}
 	const width = 30
 	fill := int(sent * width / total)
-	return "[" + strings.Repeat("=", fill) + strings.Repeat(" ", width-fill) + "] " + s
+	return p.title + "[" + strings.Repeat("=", fill) + strings.Repeat(" ", width-fill) + "] " + s
 }
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }

@@ -97,10 +97,12 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'BenchmarkInit' -benchtime 1x -timeout 20m ./qemu/ | tee $(OUT)/bench/qemu-init.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkGateway' -benchtime 5x -timeout 60m ./qemu/ | tee $(OUT)/bench/qemu-gateway.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkPodStart|BenchmarkMaxPods' -benchtime 1x -timeout 60m ./qemu/ | tee $(OUT)/bench/qemu-pods.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkOTAUpdate' -benchtime 3x -timeout 30m ./qemu/ | tee $(OUT)/bench/qemu-ota.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkPodStartHost' -benchtime 1x -timeout 40m ./edgecore/edged/internal/hostrt/ | tee $(OUT)/bench/host-pods.txt
 	$(GO) test -run '^$$' -bench 'BinarySize' -benchtime 1x ./cmd/edgecore | tee $(OUT)/bench/size.txt
-	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt $(OUT)/bench/qemu-gateway.txt $(OUT)/bench/qemu-pods.txt $(OUT)/bench/host-pods.txt \
-		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-node.txt $(OUT)/bench/e2e-idle.txt $(OUT)/bench/size.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkFlash' -benchtime 5x ./image/flash/ | tee $(OUT)/bench/flash.txt
+	$(GO) run ./cmd/benchreport -o BENCHMARKS.md $(OUT)/bench/qemu.txt $(OUT)/bench/qemu-init.txt $(OUT)/bench/qemu-gateway.txt $(OUT)/bench/qemu-pods.txt $(OUT)/bench/qemu-ota.txt $(OUT)/bench/host-pods.txt \
+		$(OUT)/bench/unit.txt $(OUT)/bench/e2e.txt $(OUT)/bench/e2e-node.txt $(OUT)/bench/e2e-idle.txt $(OUT)/bench/size.txt $(OUT)/bench/flash.txt
 	@echo "wrote BENCHMARKS.md"
 
 clean:

@@ -53,7 +53,7 @@ services:
 }
 
 // partitionSpan is partition n's byte offset and size in a disk image.
-func partitionSpan(t *testing.T, f *os.File, n int) (int64, int64) {
+func partitionSpan(t testing.TB, f *os.File, n int) (int64, int64) {
 	t.Helper()
 	mbr := make([]byte, 512)
 	if _, err := f.ReadAt(mbr, 0); err != nil {

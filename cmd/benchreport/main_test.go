@@ -121,3 +121,23 @@ BenchmarkRootVerity/qemu-arm64-2   	       3	         1.209 check-s	        89.2
 		}
 	}
 }
+
+// The update figures come with what they measure: the time push →
+// committed, and the bytes on the wire next to the slot image's.
+func TestOTAUpdateExplained(t *testing.T) {
+	const out = `pkg: github.com/edgegate/edgegate/qemu
+BenchmarkOTAUpdate-2   	       3	         0 ns/op	        21.40 push-s	        19.21 slot-MiB	        42.10 update-s	        19.21 wire-%	         3.69 wire-MiB
+`
+	pkgs, cpu, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	writeReport(&b, pkgs, cpu)
+	s := section(b.String(), "## qemu")
+	for _, want := range []string{"`OTAUpdate`", "push → the new slot committed", "wire-MiB", "| OTAUpdate | 3 | 21.40 | 19.21 | 42.10 | 19.21 | 3.69 |"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("qemu section lacks %q:\n%s", want, s)
+		}
+	}
+}

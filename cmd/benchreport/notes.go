@@ -16,7 +16,10 @@ var notes = map[string]string{
 		"`InitExecToServices` is init exec → every configured service started (containerd's own start excluded); `InitRSS` is init's resident memory 60 s after boot. " +
 		"`PodStart` runs 20 pods one after another on an arm64 gateway (512 MiB, TCG) with the image present: pod created in the API server → the cloud sees its container running " +
 		"(p50, p90), next to the floor of the same path, created → the edge acknowledged the pod; " +
-		"and edgecore's resident memory idle and with 10 and 20 pods, and one container shim's memory with 20 pods (resident, and proportional: what one more pod costs, since the shims share one binary). `MaxPods` fills a 1 GiB arm64 gateway with pods ten at a time until a batch does not run.",
+		"and edgecore's resident memory idle and with 10 and 20 pods, and one container shim's memory with 20 pods (resident, and proportional: what one more pod costs, since the shims share one binary). `MaxPods` fills a 1 GiB arm64 gateway with pods ten at a time until a batch does not run. " +
+		"`OTAUpdate` updates an arm64 gateway (the image without the runtime, with the update service) from one build to the next over QEMU's loopback forward: " +
+		"update-s is push → the new slot committed after its trial boot, push-s the part until the gateway replied (bundle streamed into the other slot, read back and armed), medians of the runs; " +
+		"wire-MiB is the bundle the push carried (signed manifest and zstd slot image), slot-MiB the slot image written, wire-% the one over the other.",
 	"cmd/edgecore": "`BinarySize` is edgecore as the images carry it (static, stripped, the image's build tags), for each board architecture. " +
 		"Before edged it was 8.5 MiB; the target is at most twice that. `TestBinarySize` fails the arm64 build past its budget.",
 	"edgecore/bus": "Send+Receive, SendSync round trips and SendToGroup on the in-process bus. The target is at least twice as fast as beehive on each.",
@@ -30,6 +33,10 @@ var notes = map[string]string{
 		"`ExecToNode`: exec of a node joining for the first time (token, certificate, registration) → the Node object in the apiserver and → Ready, medians. " +
 		"`IdleNodeTraffic`: an idle registered node per hour, from 60 s with the kubelet timers 10× KubeEdge's defaults (keepalives at the default 15 s).",
 	"edgecore/metamanager": "bbolt with fsync on every committed transaction; Batched commits 100 rows per transaction (figures per row).",
+	"image/flash": "`Flash` is `edgegate flash` writing a 64 MiB image (two thirds random, a third zeros) to a loop device over a file that holds other bytes (so no zero run can be skipped), " +
+		"and in the same run `dd bs=4M conv=fsync` of the same image to the same device. MB/s and ns/op are the whole flash (checks, O_DIRECT writes, sync, read-back from the medium and sha256), " +
+		"write-MBps the writing and sync alone, dd-MBps dd's; flash/dd and write/dd are the throughputs over dd's (above 1: faster than dd). " +
+		"dd writes into the page cache and lets the kernel write back in parallel, which on a RAM-cached loop device beats synchronous O_DIRECT writes; on a card the card's write speed bounds both.",
 }
 
 // reference is a figure the report quotes but does not measure: upstream's

@@ -140,20 +140,19 @@ func bundleOf(t testing.TB, img string) []byte {
 	if data, ok := otaFixture.bundles[img]; ok {
 		return data
 	}
-	f, err := os.Open(img)
+	slot, closeImg, err := image.SlotImage(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	off, size := partitionSpan(t, f, 2)
+	defer closeImg()
 	var buf bytes.Buffer
 	p := bundle.Params{Board: info.Board, Version: info.Version, Build: info.Build}
-	m, err := bundle.Write(&buf, io.NewSectionReader(f, off, size), p, sign, images.dir)
+	m, err := bundle.Write(&buf, slot, p, sign, images.dir)
 	if err != nil {
 		t.Fatalf("bundle of %s: %v", img, err)
 	}
-	if m.ImageSize != size {
-		t.Fatalf("bundle of %s: image of %d bytes, slot A holds %d", img, m.ImageSize, size)
+	if m.ImageSize != slot.Size() {
+		t.Fatalf("bundle of %s: image of %d bytes, slot A's image %d", img, m.ImageSize, slot.Size())
 	}
 	otaFixture.bundles[img] = buf.Bytes()
 	return buf.Bytes()
@@ -204,12 +203,22 @@ func sha256Hex(data []byte) string {
 // partitionSum is the sha256 of partition n of a disk image.
 func partitionSum(t testing.TB, d string, n int) string {
 	t.Helper()
+	return partitionPrefixSum(t, d, n, -1)
+}
+
+// partitionPrefixSum is the sha256 of the first size bytes of partition n
+// of a disk image (all of it when size is negative).
+func partitionPrefixSum(t testing.TB, d string, n int, size int64) string {
+	t.Helper()
 	f, err := os.Open(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	off, size := partitionSpan(t, f, n)
+	off, whole := partitionSpan(t, f, n)
+	if size < 0 {
+		size = whole
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(f, off, size)); err != nil {
 		t.Fatal(err)
@@ -292,7 +301,7 @@ func (g *otaGateway) settle(t testing.TB) update.Status {
 		last = err
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the gateway did not settle on a committed slot: %v; console:\n%s", last, tail(g.m.Console.String(), 40))
+			t.Fatalf("the gateway did not settle on a committed slot: %v; console:\n%s", last, tail(g.m.Console.String(), 6000))
 		case <-time.After(time.Second):
 		}
 	}

@@ -51,8 +51,13 @@ func (g *otaGateway) update(t *testing.T, b boards.Board, data []byte, slot stri
 	if err != nil {
 		t.Fatalf("pushing build %d: %v", build, err)
 	}
-	slotBytes := int64(b.Layout.SlotMiB) << 20 // a bundle carries a whole slot partition
-	want := update.Result{Slot: slot, Version: otaVersion(build), Build: build, Board: b.Name, Bytes: int64(len(data)), ImageSize: slotBytes, Reboot: true}
+	// A bundle carries slot A up to its last MiB with data, less than the
+	// partition.
+	m, _ := splitBundle(t, data)
+	if slotBytes := int64(b.Layout.SlotMiB) << 20; m.ImageSize >= slotBytes {
+		t.Errorf("bundle's slot image of %d bytes, want less than the %d-byte slot", m.ImageSize, slotBytes)
+	}
+	want := update.Result{Slot: slot, Version: otaVersion(build), Build: build, Board: b.Name, Bytes: int64(len(data)), ImageSize: m.ImageSize, Reboot: true}
 	if res != want {
 		t.Fatalf("push result %+v, want %+v", res, want)
 	}
@@ -61,7 +66,7 @@ func (g *otaGateway) update(t *testing.T, b boards.Board, data []byte, slot stri
 	defer cancel()
 	st, err := g.client.WaitOutcome(ctx, res)
 	if err != nil {
-		t.Fatalf("after pushing build %d: %v; console:\n%s", build, err, tail(g.m.Console.String(), 40))
+		t.Fatalf("after pushing build %d: %v; console:\n%s", build, err, tail(g.m.Console.String(), 6000))
 	}
 	expect(t, g.m, `edgegate: trial boot of slot `+slot)
 	expect(t, g.m, `edgegate: init version=`+otaVersion(build)+` board=`+b.Name+` slot=`+slot)
@@ -196,7 +201,7 @@ func TestOTARefusals(t *testing.T) {
 	if st.Active != slotstate.A || st.TrialSlot != slotstate.NoSlot || st.Last != slotstate.Invalidated || st.LastSlot != slotstate.B {
 		t.Errorf("slot state after the refusals: %v, want slot a committed and slot b invalidated", st)
 	}
-	if m, _ := splitBundle(t, good); partitionSum(t, d, 3) != m.ImageSHA256 {
+	if m, _ := splitBundle(t, good); partitionPrefixSum(t, d, 3, m.ImageSize) != m.ImageSHA256 {
 		t.Error("slot b does not hold the corrupted bundle's whole image: its hash was not checked after the write")
 	}
 }

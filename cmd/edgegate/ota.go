@@ -4,19 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
-	diskfs "github.com/diskfs/go-diskfs"
-
 	"github.com/edgegate/edgegate/boards"
+	"github.com/edgegate/edgegate/image"
 	"github.com/edgegate/edgegate/image/bundle"
 )
-
-// slotAPartition is slot A's partition number in a built image: the
-// slot an image's builder fills.
-const slotAPartition = 2
 
 // runOTA dispatches the update subcommands.
 func runOTA(ctx context.Context, args []string) error {
@@ -132,7 +126,7 @@ func runBundle(_ context.Context, args []string) error {
 // writeBundle writes the bundle of img's slot A to out through a
 // temporary file, so a failure leaves no partial bundle behind.
 func writeBundle(img, out string, p bundle.Params, key bundle.PrivateKey) (bundle.Manifest, error) {
-	slot, closeImg, err := slotImage(img)
+	slot, closeImg, err := image.SlotImage(img)
 	if err != nil {
 		return bundle.Manifest{}, err
 	}
@@ -160,28 +154,4 @@ func writeBundle(img, out string, p bundle.Params, key bundle.PrivateKey) (bundl
 		return bundle.Manifest{}, fmt.Errorf("output %s: %w", out, err)
 	}
 	return m, nil
-}
-
-// slotImage returns slot A's partition of a built image: the raw bytes an
-// update writes into the gateway's other slot.
-func slotImage(img string) (*io.SectionReader, func(), error) {
-	d, err := diskfs.Open(img, diskfs.WithOpenMode(diskfs.ReadOnly))
-	if err != nil {
-		return nil, nil, fmt.Errorf("image %s: %w", img, err)
-	}
-	defer d.Close()
-	table, err := d.GetPartitionTable()
-	if err != nil {
-		return nil, nil, fmt.Errorf("image %s: partition table: %w", img, err)
-	}
-	parts := table.GetPartitions()
-	if len(parts) < slotAPartition {
-		return nil, nil, fmt.Errorf("image %s: %d partitions, no slot A", img, len(parts))
-	}
-	part := parts[slotAPartition-1]
-	f, err := os.Open(img)
-	if err != nil {
-		return nil, nil, err
-	}
-	return io.NewSectionReader(f, part.GetStart(), part.GetSize()), func() { f.Close() }, nil
 }

@@ -17,9 +17,11 @@ import (
 	"github.com/edgegate/edgegate/init/update"
 )
 
-// TestOTAUpdate updates a gateway twice over the air: build N runs in
-// slot a; N+1 is pushed, written to slot b, booted on trial and
-// committed; N+2 then goes to slot a the same way.
+// TestOTAUpdate updates a gateway over the air: build N runs in slot a;
+// N+1 is pushed, written to slot b, booted on trial and committed; on
+// the first board N+2 then goes to slot a the same way (the others show
+// the one good path: their updates are the same code, and each costs a
+// minute of emulation).
 func TestOTAUpdate(t *testing.T) {
 	t.Parallel() // one QEMU guest per core
 	bs := emulated(t)
@@ -32,11 +34,15 @@ func TestOTAUpdate(t *testing.T) {
 			g := startOTAGateway(t, b, d)
 			checkRunning(t, g.settle(t), b, "a", otaBuildN)
 			g.update(t, b, otaBundle(t, b, otaBuildN1), "b", otaBuildN1)
-			g.update(t, b, otaBundle(t, b, otaBuildN2), "a", otaBuildN2)
+			last := slotstate.B
+			if b.Name == bs[0].Name {
+				g.update(t, b, otaBundle(t, b, otaBuildN2), "a", otaBuildN2)
+				last = slotstate.A
+			}
 			powerdown(t, g.m)
 			st := loadState(t, d)
-			if st.Active != slotstate.A || st.TrialSlot != slotstate.NoSlot || st.Last != slotstate.Committed {
-				t.Fatalf("slot state after the second update: %v", st)
+			if st.Active != last || st.TrialSlot != slotstate.NoSlot || st.Last != slotstate.Committed {
+				t.Fatalf("slot state after the last update: %v, want slot %s committed", st, last)
 			}
 		})
 	}

@@ -177,7 +177,7 @@ func (c *cutChain) boot(d string, first slotstate.Slot) *otaGateway {
 		c.t.Errorf("the service's certificate changed across a power cut: %s, was %s", g.fingerprint, c.fingerprint)
 	}
 	if !strings.Contains(g.m.Console.String(), "edgegate: booting slot "+string(first)+" from partition") {
-		c.t.Fatalf("U-Boot did not boot slot %s:\n%s", first, tail(g.m.Console.String(), 40))
+		c.t.Fatalf("U-Boot did not boot slot %s:\n%s", first, tail(g.m.Console.String(), 6000))
 	}
 	return g
 }
@@ -226,7 +226,7 @@ func (c *cutChain) cut(g *otaGateway, phase cutPhase, from string) string {
 	case sentAt = <-lastByte:
 	case r := <-replied:
 		if r.err != nil {
-			t.Fatalf("push: %v; console:\n%s", r.err, tail(g.m.Console.String(), 40))
+			t.Fatalf("push: %v; console:\n%s", r.err, tail(g.m.Console.String(), 6000))
 		}
 		sentAt = <-lastByte // a reply comes after the last byte
 		replied <- r
@@ -239,7 +239,7 @@ func (c *cutChain) cut(g *otaGateway, phase cutPhase, from string) string {
 	}
 	r := <-replied
 	if r.err != nil {
-		t.Fatalf("push: %v; console:\n%s", r.err, tail(g.m.Console.String(), 40))
+		t.Fatalf("push: %v; console:\n%s", r.err, tail(g.m.Console.String(), 6000))
 	}
 	c.verify = r.at.Sub(sentAt)
 	var delay time.Duration
